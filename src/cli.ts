@@ -1,0 +1,71 @@
+#!/usr/bin/env node
+// The single entry point. The polyfill must be evaluated before anything imports node-av (see polyfill.ts).
+import './core/polyfill.js';
+import { readFileSync } from 'node:fs';
+import { FacecastError, UsageError, errorMessage } from './core/errors.js';
+import { PROJECT_ROOT } from './models/manifest.js';
+import { join } from 'node:path';
+
+const HELP = `facecast — real-time face and group-emotion analytics
+
+Usage: facecast <command> [options]
+
+Commands:
+  models list|build|verify         show, convert (TF.js → ONNX) and check the face models
+  eval emotion|demographics|detection
+                                   measure accuracy on a labelled folder (CSV of labels)
+  help [command]                   this help, or a command's help
+  version                          print the version
+
+Run \`facecast <command> --help\` for a command's options.
+Environment: FACECAST_MODELS (extra model manifests, ':'-separated), FACECAST_MODEL_CACHE (where converted
+models are cached), FACECAST_LOG (log levels, e.g. "info" or "warn,Engine=debug").
+`;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      if (cmd === 'help' && rest[0]) return main([rest[0], '--help']);
+      process.stdout.write(HELP);
+      return 0;
+    case 'version':
+    case '--version':
+    case '-v':
+      process.stdout.write(`${version()}\n`);
+      return 0;
+    case 'models': {
+      const { modelsCommand } = await import('./cli/models.js');
+      return modelsCommand(rest);
+    }
+    case 'eval': {
+      const { evalCommand } = await import('./cli/eval.js');
+      return evalCommand(rest);
+    }
+    default:
+      throw new UsageError(`unknown command "${cmd}"; run \`facecast --help\``);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    if (e instanceof FacecastError) {
+      process.stderr.write(`facecast: ${e.message} [${e.code}]\n`);
+      process.exitCode = e.code === 'E_USAGE' ? 2 : 1;
+    } else {
+      process.stderr.write(`facecast: unexpected error: ${e instanceof Error ? (e.stack ?? e.message) : errorMessage(e)}\n`);
+      process.exitCode = 1;
+    }
+  },
+);

@@ -1,0 +1,190 @@
+/**
+ * Per-face classification: emotion, age, gender, descriptor, and race only when enabled.
+ *
+ * Each classification model has its own Batcher, so face crops from every caller (frames, streams) share
+ * runs. A model serving several roles (faceres: age, gender, descriptor) runs once per face. With test-time
+ * augmentation each face is also run mirrored and the outputs averaged, which steadies the small FER model.
+ */
+import type { Detection, FaceAttributes, RgbImage } from '../core/types.js';
+import type { ClassificationModelEntry, HeadSpec } from '../models/manifest.js';
+import { Batcher } from '../inference/batcher.js';
+import { type OnnxSession, ort } from '../inference/session.js';
+import { makeNormaliser, sampleRegion, tensorSize, type Normaliser, type Region } from '../inference/preprocess.js';
+import { faceRegion, wholeImageRegion } from './align.js';
+import { ageDistribution, ageResult, emotionProbs, emotionResult, genderResult, maleProbability, normaliseDescriptor, raceProbs, raceResult } from './heads.js';
+
+export interface ClassifierOptions {
+  /** Mirror test-time augmentation. */
+  tta: boolean;
+  /** Faces whose larger box side is below this (px) are reported as too small, not guessed. */
+  minFaceSize: number;
+  /** Run the race head (off unless explicitly enabled). */
+  race: boolean;
+  /** Compute the face descriptor (used by the tracker to re-link tracks). */
+  descriptor: boolean;
+  maxBatch: number;
+  maxWaitMs: number;
+}
+
+export const DEFAULT_CLASSIFIER_OPTIONS: ClassifierOptions = { tta: false, minFaceSize: 30, race: false, descriptor: true, maxBatch: 8, maxWaitMs: 2 };
+
+export interface FaceTarget {
+  /** The detected face; omit to classify the whole image as one face (for inputs that are face crops). */
+  detection?: Detection;
+}
+
+interface Item {
+  img: RgbImage;
+  regions: Region[];
+}
+/** Output name → values averaged over an item's views. */
+type Outputs = Map<string, Float32Array>;
+
+/** One classification model: its session, normaliser, batcher and which outputs facecast reads. */
+export class ClassifierModel implements AsyncDisposable {
+  readonly entry: ClassificationModelEntry;
+  readonly session: OnnxSession;
+  readonly batcher: Batcher<Item, Outputs>;
+  readonly #norm: Normaliser;
+  readonly #outputs: string[];
+  #buffer = new Float32Array(0);
+
+  constructor(entry: ClassificationModelEntry, session: OnnxSession, heads: readonly HeadSpec[], opts: Pick<ClassifierOptions, 'maxBatch' | 'maxWaitMs'>) {
+    this.entry = entry;
+    this.session = session;
+    this.#norm = makeNormaliser(entry.input);
+    this.#outputs = [...new Set(heads.map((h) => h.output))];
+    session.assertIo(entry.input.name, this.#outputs);
+    this.batcher = new Batcher<Item, Outputs>({ name: entry.id, maxBatch: opts.maxBatch, maxWaitMs: opts.maxWaitMs, run: (items) => this.#run(items) });
+  }
+
+  async #run(items: Item[]): Promise<Outputs[]> {
+    const per = tensorSize(this.#norm);
+    let views = 0;
+    for (const it of items) views += it.regions.length;
+    if (this.#buffer.length < views * per) this.#buffer = new Float32Array(views * per);
+    let v = 0;
+    for (const it of items) for (const r of it.regions) sampleRegion(it.img, r, this.#norm, this.#buffer, per * v++);
+    const { width: W, height: H, channels: C, layout } = this.#norm;
+    const dims = layout === 'NHWC' ? [views, H, W, C] : [views, C, H, W];
+    const out = await this.session.run({ [this.entry.input.name]: new ort.Tensor('float32', this.#buffer.subarray(0, views * per), dims) }, this.#outputs);
+    const results: Outputs[] = [];
+    v = 0;
+    for (const it of items) {
+      const m: Outputs = new Map();
+      for (const name of this.#outputs) {
+        const data = out[name].data as Float32Array;
+        const len = data.length / views;
+        const acc = new Float32Array(len);
+        for (let k = 0; k < it.regions.length; k++) {
+          const base = (v + k) * len;
+          for (let j = 0; j < len; j++) acc[j] += data[base + j];
+        }
+        for (let j = 0; j < len; j++) acc[j] /= it.regions.length;
+        m.set(name, acc);
+      }
+      v += it.regions.length;
+      results.push(m);
+    }
+    return results;
+  }
+
+  classify(img: RgbImage, target: FaceTarget, tta: boolean, signal?: AbortSignal): Promise<Outputs> {
+    const crop = this.entry.crop;
+    const regions = target.detection
+      ? tta
+        ? [faceRegion(target.detection, crop), faceRegion(target.detection, crop, true)]
+        : [faceRegion(target.detection, crop)]
+      : tta
+        ? [wholeImageRegion(img), wholeImageRegion(img, true)]
+        : [wholeImageRegion(img)];
+    return this.batcher.submit({ img, regions }, signal);
+  }
+
+  async close(): Promise<void> {
+    await this.batcher.close();
+    await this.session.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+export interface RoleBindings {
+  emotion?: ClassifierModel;
+  ageGender?: ClassifierModel;
+  race?: ClassifierModel;
+}
+
+function head<H extends HeadSpec['head']>(m: ClassifierModel | undefined, h: H): Extract<HeadSpec, { head: H }> | undefined {
+  return m?.entry.heads.find((x): x is Extract<HeadSpec, { head: H }> => x.head === h);
+}
+
+/** Combines the role models into FaceAttributes. Owns nothing: the engine closes the models. */
+export class FaceClassifier {
+  readonly options: ClassifierOptions;
+  readonly #roles: RoleBindings;
+
+  constructor(roles: RoleBindings, options: Partial<ClassifierOptions> = {}) {
+    this.options = { ...DEFAULT_CLASSIFIER_OPTIONS, ...options };
+    this.#roles = roles;
+  }
+
+  /** Heads each model must provide for the configured roles. */
+  static headsFor(roles: { emotion?: ClassificationModelEntry; ageGender?: ClassificationModelEntry; race?: ClassificationModelEntry }, opts: Pick<ClassifierOptions, 'race' | 'descriptor'>): Map<string, HeadSpec[]> {
+    const need = new Map<string, HeadSpec[]>();
+    const add = (e: ClassificationModelEntry | undefined, kinds: HeadSpec['head'][]): void => {
+      if (!e) return;
+      const list = need.get(e.id) ?? [];
+      for (const h of e.heads) if (kinds.includes(h.head) && !list.includes(h)) list.push(h);
+      need.set(e.id, list);
+    };
+    add(roles.emotion, ['emotion']);
+    add(roles.ageGender, opts.descriptor ? ['age', 'gender', 'descriptor'] : ['age', 'gender']);
+    if (opts.race) add(roles.race, ['race']);
+    return need;
+  }
+
+  async classify(img: RgbImage, targets: readonly FaceTarget[], signal?: AbortSignal): Promise<FaceAttributes[]> {
+    return Promise.all(targets.map((t) => this.classifyOne(img, t, signal)));
+  }
+
+  async classifyOne(img: RgbImage, target: FaceTarget, signal?: AbortSignal): Promise<FaceAttributes> {
+    const size = target.detection ? Math.max(target.detection.box.w, target.detection.box.h) : Math.max(img.width, img.height);
+    if (size < this.options.minFaceSize) return { status: 'too-small' };
+    const { emotion, ageGender, race } = this.#roles;
+    const tta = this.options.tta;
+    const useRace = this.options.race && race !== undefined;
+    // Models shared between roles run once.
+    const runs = new Map<ClassifierModel, Promise<Outputs>>();
+    const runOf = (m: ClassifierModel): Promise<Outputs> => {
+      let p = runs.get(m);
+      if (!p) {
+        p = m.classify(img, target, tta, signal);
+        runs.set(m, p);
+      }
+      return p;
+    };
+    const [eo, ao, ro] = await Promise.all([
+      emotion ? runOf(emotion) : undefined,
+      ageGender ? runOf(ageGender) : undefined,
+      useRace && race ? runOf(race) : undefined,
+    ]);
+    const attrs: FaceAttributes = { status: 'ok' };
+    const eh = head(emotion, 'emotion');
+    if (eo && eh) attrs.emotion = emotionResult(emotionProbs(eh, eo.get(eh.output)!));
+    const ah = head(ageGender, 'age');
+    if (ao && ah) {
+      const d = ageDistribution(ah, ao.get(ah.output)!);
+      attrs.age = ageResult(d.probs, d.centres);
+    }
+    const gh = head(ageGender, 'gender');
+    if (ao && gh) attrs.gender = genderResult(maleProbability(gh, ao.get(gh.output)!));
+    const dh = head(ageGender, 'descriptor');
+    if (ao && dh && this.options.descriptor) attrs.descriptor = normaliseDescriptor(ao.get(dh.output)!);
+    const rh = head(race, 'race');
+    if (ro && rh) attrs.race = raceResult(raceProbs(rh, ro.get(rh.output)!));
+    return attrs;
+  }
+}
