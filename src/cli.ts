@@ -50,6 +50,11 @@ async function main(argv: string[]): Promise<number> {
       const { evalCommand } = await import('./cli/eval.js');
       return evalCommand(rest);
     }
+    case 'serve':
+    case 'analyze':
+      // Named here so that `npm start` explains itself instead of reporting an unknown command.
+      process.stderr.write(`facecast: \`${cmd}\` is not available in this version yet (see README, Status)\n`);
+      return 3;
     default:
       throw new UsageError(`unknown command "${cmd}"; run \`facecast --help\``);
   }
