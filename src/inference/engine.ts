@@ -124,10 +124,10 @@ export class FaceEngine implements AsyncDisposable {
     }
   }
 
-  async detect(img: RgbImage): Promise<Detection[]> {
+  async detect(img: RgbImage, signal?: AbortSignal): Promise<Detection[]> {
     this.#assertOpen();
     if (!this.detector) throw new InvalidStateError('this engine was created without a detector');
-    return this.detector.detect(img);
+    return this.detector.detect(img, signal);
   }
 
   async classify(img: RgbImage, detections: readonly Detection[], signal?: AbortSignal): Promise<FaceAttributes[]> {
@@ -141,7 +141,7 @@ export class FaceEngine implements AsyncDisposable {
    */
   async analyzeImage(img: RgbImage, opts: { wholeIfNone?: boolean; signal?: AbortSignal } = {}): Promise<ImageAnalysis> {
     this.#assertOpen();
-    const dets = this.detector ? await this.detector.detect(img) : [];
+    const dets = this.detector ? await this.detector.detect(img, opts.signal) : [];
     if (dets.length > 0) {
       const attrs = await this.classify(img, dets, opts.signal);
       return { faces: dets.map((detection, i) => ({ detection, attributes: attrs[i] })), path: 'detected' };
@@ -158,6 +158,7 @@ export class FaceEngine implements AsyncDisposable {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await this.detector?.close();
     for (const m of this.models) await m.batcher.close();
     for (const s of this.#sessions) await s.close();
   }

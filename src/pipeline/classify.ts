@@ -90,15 +90,19 @@ export class ClassifierModel implements AsyncDisposable {
   }
 
   classify(img: RgbImage, target: FaceTarget, tta: boolean, signal?: AbortSignal): Promise<Outputs> {
-    const crop = this.entry.crop;
-    const regions = target.detection
-      ? tta
-        ? [faceRegion(target.detection, crop), faceRegion(target.detection, crop, true)]
-        : [faceRegion(target.detection, crop)]
-      : tta
-        ? [wholeImageRegion(img), wholeImageRegion(img, true)]
-        : [wholeImageRegion(img)];
+    const base = this.regionFor(img, target);
+    const regions = tta ? [base, { ...base, flip: true }] : [base];
     return this.batcher.submit({ img, regions }, signal);
+  }
+
+  /**
+   * The model's crop of the face. When that crop would be larger than the whole image, the image is already a
+   * face crop (a dataset crop, a thumbnail): classify it whole rather than pad it with black borders.
+   */
+  regionFor(img: RgbImage, target: FaceTarget): Region {
+    if (!target.detection) return wholeImageRegion(img);
+    const r = faceRegion(target.detection, this.entry.crop);
+    return r.width >= Math.max(img.width, img.height) ? wholeImageRegion(img) : r;
   }
 
   async close(): Promise<void> {

@@ -43,6 +43,16 @@ test('detect() finds the four faces of a group photo, with eye keypoints inside 
   }
 });
 
+test('concurrent detect() calls on one engine give the same results as sequential ones, sharing runs', async () => {
+  const imgs = await Promise.all([1, 2, 6].map((n) => loadImage(samplePhoto(n as 1 | 2 | 6))));
+  const sequential = [];
+  for (const img of imgs) sequential.push(await engine.detect(img));
+  const batches0 = engine.detector!.batcher.stats.batches;
+  const concurrent = await Promise.all(imgs.map((img) => engine.detect(img)));
+  assert.deepEqual(concurrent, sequential);
+  assert.ok(engine.detector!.batcher.stats.batches - batches0 < imgs.length, 'frames submitted together share a run');
+});
+
 test('analyzeImage() classifies every face: emotion distribution, age, gender, descriptor, race when enabled', async () => {
   const r = await engine.analyzeImage(sample6);
   assert.equal(r.path, 'detected');
