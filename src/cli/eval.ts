@@ -4,7 +4,7 @@
  * table (stdout) and/or JSON (--json FILE, or - for stdout).
  */
 import { writeFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
+import { parseCommandArgs } from './args.js';
 import { InputError, UsageError, errorMessage } from '../core/errors.js';
 import { configureLogging } from '../core/log.js';
 import type { EngineOptions, FaceEngine } from '../inference/engine.js';
@@ -61,27 +61,21 @@ export interface EvalArgs {
 
 /** Parses `eval` arguments; returns 'help' when help was asked for. Throws UsageError on bad input. */
 export function parseEvalArgs(argv: string[]): EvalArgs | 'help' {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        labels: { type: 'string' },
-        json: { type: 'string' },
-        tta: { type: 'boolean' },
-        race: { type: 'boolean' },
-        manifest: { type: 'string', multiple: true },
-        provider: { type: 'string' },
-        threads: { type: 'string' },
-        quiet: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (e) {
-    throw new UsageError(`eval: ${errorMessage(e)}`);
-  }
+  const parsed = parseCommandArgs('eval', {
+    args: argv,
+    allowPositionals: true,
+    options: {
+      labels: { type: 'string' },
+      json: { type: 'string' },
+      tta: { type: 'boolean' },
+      race: { type: 'boolean' },
+      manifest: { type: 'string', multiple: true },
+      provider: { type: 'string' },
+      threads: { type: 'string' },
+      quiet: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
   const { values: v, positionals } = parsed;
   if (v.help) return 'help';
   const [task, ...extra] = positionals;

@@ -2,14 +2,14 @@
  * `facecast models list|build|verify`: show the manifest, convert TF.js models to ONNX (cached), and check
  * that each model loads, has the inputs/outputs the manifest names, and matches TF.js numerically.
  */
-import { parseArgs } from 'node:util';
 import { existsSync } from 'node:fs';
 import { UsageError, errorMessage } from '../core/errors.js';
+import { parseCommandArgs } from './args.js';
 import { loadManifest, type Manifest, type ModelEntry } from '../models/manifest.js';
 import { ModelStore } from '../models/store.js';
 import { envManifests } from '../inference/engine.js';
 import { verifyModel, type VerifyReport } from '../models/verify.js';
-import { table } from './table.js';
+import { table } from '../core/table.js';
 
 const HELP = `Usage: facecast models <list|build|verify> [options]
 
@@ -27,24 +27,18 @@ Options:
 `;
 
 export async function modelsCommand(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        manifest: { type: 'string', multiple: true },
-        rebuild: { type: 'boolean' },
-        json: { type: 'boolean' },
-        quiet: { type: 'boolean' },
-        install: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (e) {
-    throw new UsageError(`models: ${errorMessage(e)}`);
-  }
+  const parsed = parseCommandArgs('models', {
+    args: argv,
+    allowPositionals: true,
+    options: {
+      manifest: { type: 'string', multiple: true },
+      rebuild: { type: 'boolean' },
+      json: { type: 'boolean' },
+      quiet: { type: 'boolean' },
+      install: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
   const { values, positionals } = parsed;
   if (values.help || positionals.length === 0) {
     process.stdout.write(HELP);

@@ -7,6 +7,7 @@ import type { DemographicsEvalResult, GroupStats } from './demographics.js';
 import type { DetectionEvalResult } from './detection.js';
 import type { EmotionEvalResult, PathCounts, Unclassified, Unreadable } from './emotion.js';
 import type { Gap } from './metrics.js';
+import { table } from '../core/table.js';
 
 export function pct(v: number | null | undefined): string {
   return v === null || v === undefined ? '-' : `${(v * 100).toFixed(1)}%`;
@@ -14,17 +15,6 @@ export function pct(v: number | null | undefined): string {
 
 function num(v: number | null | undefined, digits = 2): string {
   return v === null || v === undefined ? '-' : v.toFixed(digits);
-}
-
-/** Renders rows as aligned columns: the first column left-aligned (names), the rest right-aligned (numbers). */
-export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  const widths = header.map((h, k) => Math.max(h.length, ...rows.map((r) => (r[k] ?? '').length)));
-  const line = (cells: readonly string[]): string =>
-    cells
-      .map((c, k) => (k === 0 ? c.padEnd(widths[k]) : c.padStart(widths[k])))
-      .join('  ')
-      .trimEnd();
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
 function problems(unreadable: readonly Unreadable[], unclassified: readonly Unclassified[]): string[] {

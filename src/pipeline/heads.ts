@@ -33,14 +33,18 @@ function argmax(v: ArrayLike<number>): number {
 
 type Spec<H extends HeadSpec['head']> = Extract<HeadSpec, { head: H }>;
 
-/** Model-order probabilities (already activated) → canonical EMOTIONS order. */
-export function emotionProbs(spec: Spec<'emotion'>, raw: ArrayLike<number>): number[] {
-  const p = spec.activation === 'softmax' ? softmax(raw) : normalise(Array.from(raw));
-  const out = new Array<number>(EMOTIONS.length).fill(0);
-  spec.labels.forEach((label, i) => {
-    out[EMOTIONS.indexOf(label)] += p[i];
+/** Model-order probabilities → the canonical label order (labels the model lacks get 0). */
+function toCanonical<L extends string>(canonical: readonly L[], labels: readonly L[], p: readonly number[]): number[] {
+  const out = new Array<number>(canonical.length).fill(0);
+  labels.forEach((label, i) => {
+    out[canonical.indexOf(label)] += p[i];
   });
   return out;
+}
+
+/** Model-order emotion output → probabilities in canonical EMOTIONS order. */
+export function emotionProbs(spec: Spec<'emotion'>, raw: ArrayLike<number>): number[] {
+  return toCanonical(EMOTIONS, spec.labels, spec.activation === 'softmax' ? softmax(raw) : normalise(Array.from(raw)));
 }
 
 export function emotionResult(probs: number[]): EmotionResult {
@@ -81,12 +85,7 @@ export function ageResult(probs: readonly number[], centres: readonly number[]):
 }
 
 export function raceProbs(spec: Spec<'race'>, raw: ArrayLike<number>): number[] {
-  const p = normalise(Array.from(raw));
-  const out = new Array<number>(RACES.length).fill(0);
-  spec.labels.forEach((label, i) => {
-    out[RACES.indexOf(label)] += p[i];
-  });
-  return out;
+  return toCanonical(RACES, spec.labels, normalise(Array.from(raw)));
 }
 
 export function raceResult(probs: number[]): RaceResult {

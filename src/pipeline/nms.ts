@@ -8,25 +8,21 @@
  */
 import type { Box, Detection, Point } from '../core/types.js';
 
+function intersection(a: Box, b: Box): number {
+  const w = Math.min(a.x + a.w, b.x + b.w) - Math.max(a.x, b.x);
+  const h = Math.min(a.y + a.h, b.y + b.h) - Math.max(a.y, b.y);
+  return w > 0 && h > 0 ? w * h : 0;
+}
+
 export function iou(a: Box, b: Box): number {
-  const x1 = Math.max(a.x, b.x);
-  const y1 = Math.max(a.y, b.y);
-  const x2 = Math.min(a.x + a.w, b.x + b.w);
-  const y2 = Math.min(a.y + a.h, b.y + b.h);
-  const inter = Math.max(0, x2 - x1) * Math.max(0, y2 - y1);
-  if (inter <= 0) return 0;
-  return inter / (a.w * a.h + b.w * b.h - inter);
+  const inter = intersection(a, b);
+  return inter > 0 ? inter / (a.w * a.h + b.w * b.h - inter) : 0;
 }
 
 /** Intersection over the smaller box: catches a small partial box lying inside a big one. */
 export function overlapOfSmaller(a: Box, b: Box): number {
-  const x1 = Math.max(a.x, b.x);
-  const y1 = Math.max(a.y, b.y);
-  const x2 = Math.min(a.x + a.w, b.x + b.w);
-  const y2 = Math.min(a.y + a.h, b.y + b.h);
-  const inter = Math.max(0, x2 - x1) * Math.max(0, y2 - y1);
-  if (inter <= 0) return 0;
-  return inter / Math.min(a.w * a.h, b.w * b.h);
+  const inter = intersection(a, b);
+  return inter > 0 ? inter / Math.min(a.w * a.h, b.w * b.h) : 0;
 }
 
 export interface NmsOptions {
