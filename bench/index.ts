@@ -1,0 +1,51 @@
+/**
+ * Runs facecast's benchmarks one after another, each in its own Node process (so one runtime's threads,
+ * memory or JIT state cannot skew the next). `npm run bench` runs them all.
+ *
+ *   node --import tsx bench/index.ts [NAME ...] [--quick]
+ *
+ * Names pick benches from the list below; other `--flags` are passed on to every bench.
+ */
+import { spawnSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+interface Bench {
+  name: string;
+  /** Script in bench/, run as `node --import tsx bench/<file>`. */
+  file: string;
+  description: string;
+}
+
+const BENCHES: readonly Bench[] = [
+  { name: 'models', file: 'models.ts', description: 'model latency: onnxruntime-node vs TF.js WASM (what @vladmandic/human runs)' },
+];
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const args = process.argv.slice(2);
+const flags = args.filter((a) => a.startsWith('--'));
+const names = args.filter((a) => !a.startsWith('--'));
+const unknown = names.filter((n) => !BENCHES.some((b) => b.name === n));
+if (unknown.length) {
+  console.error(`bench: unknown bench ${unknown.join(', ')} (known: ${BENCHES.map((b) => b.name).join(', ')})`);
+  process.exit(2);
+}
+const selected = names.length ? BENCHES.filter((b) => names.includes(b.name)) : BENCHES;
+
+const failed: string[] = [];
+for (const b of selected) {
+  console.log(`\n=== bench ${b.name}: ${b.description}`);
+  const t0 = performance.now();
+  const res = spawnSync(process.execPath, ['--import', 'tsx', join(HERE, b.file), ...flags], { stdio: 'inherit' });
+  const s = ((performance.now() - t0) / 1000).toFixed(1);
+  if (res.status === 0) {
+    console.log(`=== bench ${b.name}: done in ${s} s`);
+  } else {
+    console.error(`=== bench ${b.name}: FAILED (${res.error?.message ?? (res.signal ? `signal ${res.signal}` : `exit ${String(res.status)}`)}) after ${s} s`);
+    failed.push(b.name);
+  }
+}
+if (failed.length) {
+  console.error(`bench: ${failed.length} of ${selected.length} failed: ${failed.join(', ')}`);
+  process.exit(1);
+}
