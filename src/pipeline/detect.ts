@@ -166,7 +166,9 @@ export class FaceDetector implements AsyncDisposable {
   /** Decodes one batch row into source-pixel detections. */
   #decode(out: Record<string, ort.Tensor>, row: number, region: Region, minScore: number): Detection[] {
     const S = this.#inputSize;
-    const scale = region.width / S;
+    // Separate x/y scales keep the decoding right for any region; facecast letterboxes, so they are equal.
+    const sx = region.width / S;
+    const sy = region.height / S;
     const ox = region.cx - region.width / 2;
     const oy = region.cy - region.height / 2;
     // logit threshold avoids a sigmoid per anchor
@@ -191,8 +193,8 @@ export class FaceDetector implements AsyncDisposable {
         const h = boxes[o + 3];
         if (!(w > 0 && h > 0)) continue;
         const kps: Point[] = [];
-        for (let k = 0; k < this.#nkp; k++) kps.push({ x: ox + (anc.x + boxes[o + 4 + 2 * k]) * scale, y: oy + (anc.y + boxes[o + 5 + 2 * k]) * scale });
-        res.push({ box: { x: ox + (cx - w / 2) * scale, y: oy + (cy - h / 2) * scale, w: w * scale, h: h * scale }, score: 1 / (1 + Math.exp(-logit)), keypoints: kps });
+        for (let k = 0; k < this.#nkp; k++) kps.push({ x: ox + (anc.x + boxes[o + 4 + 2 * k]) * sx, y: oy + (anc.y + boxes[o + 5 + 2 * k]) * sy });
+        res.push({ box: { x: ox + (cx - w / 2) * sx, y: oy + (cy - h / 2) * sy, w: w * sx, h: h * sy }, score: 1 / (1 + Math.exp(-logit)), keypoints: kps });
       }
     }
     return res;
