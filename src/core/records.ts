@@ -1,0 +1,74 @@
+/**
+ * What the video pipeline produces per analysed frame, and what every export (CSV, JSONL, ASS, MP4, summary),
+ * the live server and the dashboard consume. Plain data, JSON-serialisable (descriptors are left out).
+ */
+import type { Box, Emotion, FaceStatus, Gender } from './types.js';
+
+export interface EmotionValue {
+  label: Emotion;
+  /** EMOTIONS order, sums to 1. */
+  probs: number[];
+}
+
+export interface GenderValue {
+  label: Gender;
+  /** P(male), 0..1. */
+  male: number;
+}
+
+/** One tracked face on one analysed frame. */
+export interface FaceRecord {
+  trackId: number;
+  box: Box;
+  /** Detector score of the last detection matched to the track. */
+  score: number;
+  /** 'ok' once classified; 'too-small' while the face is too small to classify; 'pending' before the first run. */
+  status: FaceStatus | 'pending';
+  /** The latest classification of this track (raw model output). */
+  raw?: { emotion?: EmotionValue; age?: number; gender?: GenderValue };
+  /** Smoothed over the track's history. */
+  smoothed?: { emotion?: EmotionValue; age?: number; gender?: GenderValue };
+}
+
+export type GroupKind = 'scene' | 'zone' | 'cluster';
+
+export interface GroupRecord {
+  id: string;
+  kind: GroupKind;
+  name: string;
+  faceCount: number;
+  members: number[];
+  /** Mean emotion distribution over the window, EMOTIONS order. */
+  emotion: number[];
+  dominant: Emotion | null;
+  valence: number;
+  arousal: number;
+  /** 0..1: how much the members agree. */
+  cohesion: number;
+  /** Valence slope per minute over the window. */
+  trend: number;
+  trendLabel: 'rising' | 'falling' | 'steady';
+  /** Share of men among faces with a gender, or null. */
+  maleRatio: number | null;
+  /** Counts per age band: 0-17, 18-29, 30-44, 45-59, 60+. */
+  ageBands: number[];
+}
+
+export interface FrameRecord {
+  /** Source frame number (0-based). */
+  frame: number;
+  /** Presentation time in seconds. */
+  time: number;
+  width: number;
+  height: number;
+  /** Whether the detector ran on this frame (otherwise tracks were predicted). */
+  detected: boolean;
+  faces: FaceRecord[];
+  groups: GroupRecord[];
+}
+
+export const AGE_BANDS = ['0-17', '18-29', '30-44', '45-59', '60+'] as const;
+
+export function ageBand(years: number): number {
+  return years < 18 ? 0 : years < 30 ? 1 : years < 45 ? 2 : years < 60 ? 3 : 4;
+}
