@@ -19,6 +19,7 @@ interface Bench {
 
 const BENCHES: readonly Bench[] = [
   { name: 'models', file: 'models.ts', description: 'model latency: onnxruntime-node vs TF.js WASM (what @vladmandic/human runs)' },
+  { name: 'tracking', file: 'tracking.ts', description: 'tracking quality (IDF1, ID switches) vs. detection period on the synthetic clip' },
 ];
 
 const HERE = dirname(fileURLToPath(import.meta.url));

@@ -12,6 +12,8 @@ Usage: facecast <command> [options]
 
 Commands:
   models list|build|verify         show, convert (TF.js → ONNX) and check the face models
+  analyze INPUT...                 faces, emotions and group emotion of videos/images → CSV, JSONL, ASS,
+                                   annotated MP4, summary (JSON + HTML)
   eval emotion|demographics|detection
                                    measure accuracy on a labelled folder (CSV of labels)
   help [command]                   this help, or a command's help
@@ -50,8 +52,11 @@ async function main(argv: string[]): Promise<number> {
       const { evalCommand } = await import('./cli/eval.js');
       return evalCommand(rest);
     }
+    case 'analyze': {
+      const { analyzeCommand } = await import('./cli/analyze.js');
+      return analyzeCommand(rest);
+    }
     case 'serve':
-    case 'analyze':
       // Named here so that `npm start` explains itself instead of reporting an unknown command.
       process.stderr.write(`facecast: \`${cmd}\` is not available in this version yet (see README, Status)\n`);
       return 3;

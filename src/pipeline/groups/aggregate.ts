@@ -15,6 +15,8 @@ import { boxInZone, validateZones } from './zones.js';
 import type { Zone, ZoneConfig } from './zones.js';
 import { ClusterTracker } from './clusters.js';
 import type { ClusterOptions } from './clusters.js';
+import { AGE_BANDS, type GroupKind } from '../../core/records.js';
+export { AGE_BANDS, type GroupKind };
 
 export interface GroupFace {
   trackId: number;
@@ -36,9 +38,7 @@ export interface GroupFrame {
   frameHeight: number;
 }
 
-export type GroupKind = 'scene' | 'zone' | 'cluster';
 export type TrendLabel = 'rising' | 'falling' | 'steady';
-export const AGE_BANDS = ['0-17', '18-29', '30-44', '45-59', '60+'] as const;
 export type AgeBand = (typeof AGE_BANDS)[number];
 
 export interface MemberEmotion {

@@ -1,0 +1,260 @@
+/**
+ * `facecast analyze INPUT...`: videos (files, http(s), RTSP) and still images → tracked, classified faces and
+ * group emotion, written as CSV, JSONL, ASS subtitles, an annotated MP4 and a summary (JSON + HTML report).
+ * An input that fails is reported and the others still run; the exit code is 1 if any failed.
+ */
+import { basename, extname, join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { FacecastError, UsageError, errorMessage } from '../core/errors.js';
+import type { FrameRecord } from '../core/records.js';
+import { FaceEngine, envManifests } from '../inference/engine.js';
+import type { ExecutionProvider } from '../inference/session.js';
+import { isImagePath, loadImage } from '../ingest/image.js';
+import { VideoSource } from '../ingest/video.js';
+import { configureFfmpegLog } from '../ingest/ffmpeg-log.js';
+import { FrameAnalyzer } from '../pipeline/analyzer.js';
+import { validateZones, type ZoneConfig } from '../pipeline/groups/index.js';
+import { CsvExporter } from '../broadcast/exports/csv.js';
+import { JsonlExporter } from '../broadcast/exports/jsonl.js';
+import { AssExporter } from '../broadcast/exports/ass.js';
+import { SummaryExporter } from '../broadcast/exports/summary.js';
+import { Mp4Writer } from '../broadcast/exports/mp4.js';
+import type { Exporter, SourceInfo } from '../broadcast/exports/types.js';
+import { GlyphAtlas } from '../broadcast/overlay/font.js';
+import { parseCommandArgs } from './args.js';
+import { Progress } from './progress.js';
+
+const FORMATS = ['csv', 'jsonl', 'ass', 'mp4', 'summary'] as const;
+type Format = (typeof FORMATS)[number];
+
+const HELP = `Usage: facecast analyze INPUT... [options]
+
+INPUT: video files, http(s) or rtsp:// URLs, or still images (JPEG, PNG, WebP; a list of images gives one CSV).
+
+Options:
+  --out DIR            output folder (default: out)
+  --format LIST        comma-separated: ${FORMATS.join(',')} (default: csv,jsonl,ass,summary)
+  --fps F              analysis rate in frames per second (default: every frame); lower rates skip decoding
+                       where the codec allows
+  --detect-every N     run the detector every N analysed frames, track in between (default: ~5 detections/s)
+  --max-width PX       downscale frames wider than this before analysis (default: 1920)
+  --tiling auto|off    overlapping detector tiles on large frames to find small faces (default: auto)
+  --zones FILE         JSON array of zones: [{"id":"stage","name":"Stage","polygon":[[x,y],...]}] (0..1 coords)
+  --race               also estimate race (off by default)
+  --tta                mirror test-time augmentation for the classifiers (slower, steadier)
+  --manifest FILE      extra model manifest (repeatable; also FACECAST_MODELS)
+  --provider cpu|cuda  inference provider (default cpu)
+  --threads N          intra-op threads per model (default 1)
+  --quiet              no progress output
+`;
+
+interface Args {
+  inputs: string[];
+  out: string;
+  formats: Set<Format>;
+  fps: number | undefined;
+  detectEvery: number | undefined;
+  maxWidth: number;
+  tiling: 'auto' | 'off';
+  zones: ZoneConfig[];
+  race: boolean;
+  tta: boolean;
+  manifests: string[];
+  provider: ExecutionProvider;
+  threads: number;
+  quiet: boolean;
+}
+
+function positive(name: string, v: string | undefined, integer: boolean): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) throw new UsageError(`analyze: --${name} must be a positive ${integer ? 'integer' : 'number'}, got "${v}"`);
+  return n;
+}
+
+export function parseAnalyzeArgs(argv: string[]): Args | 'help' {
+  const { values: v, positionals } = parseCommandArgs('analyze', {
+    args: argv,
+    allowPositionals: true,
+    options: {
+      out: { type: 'string' },
+      format: { type: 'string' },
+      fps: { type: 'string' },
+      'detect-every': { type: 'string' },
+      'max-width': { type: 'string' },
+      tiling: { type: 'string' },
+      zones: { type: 'string' },
+      race: { type: 'boolean' },
+      tta: { type: 'boolean' },
+      manifest: { type: 'string', multiple: true },
+      provider: { type: 'string' },
+      threads: { type: 'string' },
+      quiet: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (v.help) return 'help';
+  if (positionals.length === 0) throw new UsageError('analyze: give at least one INPUT (see `facecast analyze --help`)');
+  const formats = new Set<Format>();
+  for (const f of (v.format ?? 'csv,jsonl,ass,summary').split(',').map((s) => s.trim()).filter(Boolean)) {
+    if (!(FORMATS as readonly string[]).includes(f)) throw new UsageError(`analyze: unknown format "${f}" (${FORMATS.join(', ')})`);
+    formats.add(f as Format);
+  }
+  if (v.tiling !== undefined && v.tiling !== 'auto' && v.tiling !== 'off') throw new UsageError('analyze: --tiling must be auto or off');
+  if (v.provider !== undefined && v.provider !== 'cpu' && v.provider !== 'cuda') throw new UsageError('analyze: --provider must be cpu or cuda');
+  let zones: ZoneConfig[] = [];
+  if (v.zones) {
+    try {
+      zones = validateZones(JSON.parse(readFileSync(v.zones, 'utf8')) as ZoneConfig[]);
+    } catch (e) {
+      throw new UsageError(`analyze: --zones ${v.zones}: ${errorMessage(e)}`);
+    }
+  }
+  return {
+    inputs: positionals,
+    out: resolve(v.out ?? 'out'),
+    formats,
+    fps: positive('fps', v.fps, false),
+    detectEvery: positive('detect-every', v['detect-every'], true),
+    maxWidth: positive('max-width', v['max-width'], true) ?? 1920,
+    tiling: (v.tiling as 'auto' | 'off' | undefined) ?? 'auto',
+    zones,
+    race: v.race ?? false,
+    tta: v.tta ?? false,
+    manifests: v.manifest ?? envManifests(),
+    provider: (v.provider as ExecutionProvider | undefined) ?? 'cpu',
+    threads: positive('threads', v.threads, true) ?? 1,
+    quiet: v.quiet ?? false,
+  };
+}
+
+function nameOf(input: string): string {
+  const b = basename(input.replace(/[?#].*$/, ''));
+  return (b.slice(0, b.length - extname(b).length) || 'stream').replace(/[^\w.-]+/g, '_');
+}
+
+function exportersFor(a: Args, name: string): Exporter[] {
+  const base = join(a.out, name);
+  const out: Exporter[] = [];
+  if (a.formats.has('csv')) out.push(new CsvExporter(`${base}.csv`));
+  if (a.formats.has('jsonl')) out.push(new JsonlExporter(`${base}.jsonl`));
+  if (a.formats.has('ass')) out.push(new AssExporter(`${base}.ass`));
+  if (a.formats.has('summary')) out.push(new SummaryExporter(`${base}.summary.json`, `${base}.html`));
+  return out;
+}
+
+export async function analyzeCommand(argv: string[]): Promise<number> {
+  const a = parseAnalyzeArgs(argv);
+  if (a === 'help') {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  configureFfmpegLog();
+  const engine = await FaceEngine.create({
+    manifests: a.manifests,
+    provider: a.provider,
+    detectorThreads: a.threads,
+    classifierThreads: a.threads,
+    classifier: { race: a.race, tta: a.tta },
+    // Detections down to 0.3 reach the tracker: its second (ByteTrack) stage keeps tracks alive with them.
+    detector: { minScore: 0.3, tiling: { mode: a.tiling, tileSize: 640, overlap: 0.25, minScore: 0.55 } },
+  });
+  let failed = 0;
+  try {
+    const images = a.inputs.filter(isImagePath);
+    const videos = a.inputs.filter((i) => !isImagePath(i));
+    if (images.length) failed += await analyzeImages(a, engine, images);
+    for (const input of videos) {
+      try {
+        await analyzeVideo(a, engine, input);
+      } catch (e) {
+        failed++;
+        const code = e instanceof FacecastError ? ` [${e.code}]` : '';
+        process.stderr.write(`facecast: ${input}: ${errorMessage(e)}${code}\n`);
+      }
+    }
+  } finally {
+    await engine.close();
+  }
+  return failed ? 1 : 0;
+}
+
+async function analyzeVideo(a: Args, engine: FaceEngine, input: string): Promise<void> {
+  await using src = await VideoSource.open(input, { fps: a.fps, maxWidth: a.maxWidth });
+  const name = nameOf(input);
+  const fps = a.fps ?? src.fps ?? 25;
+  const info: SourceInfo = { input, name, width: src.width, height: src.height, fps: src.fps ?? fps, durationSec: src.durationSec };
+  const analyzer = new FrameAnalyzer(engine, { fps, detectEvery: a.detectEvery, zones: a.zones });
+  const exporters = exportersFor(a, name);
+  let mp4: Mp4Writer | undefined;
+  let atlas: GlyphAtlas | undefined;
+  if (a.formats.has('mp4')) {
+    const path = join(a.out, `${name}.mp4`);
+    mp4 = await Mp4Writer.open(resolve(input) === path ? join(a.out, `${name}.annotated.mp4`) : path, src.width, src.height, fps);
+    atlas = await GlyphAtlas.create(Math.max(10, Math.round(src.height / 40)));
+  }
+  const total = src.durationSec !== undefined ? Math.max(1, Math.round(src.durationSec * fps)) : undefined;
+  const progress = new Progress(name, total, !a.quiet && process.stderr.isTTY === true);
+  let last: FrameRecord | undefined;
+  try {
+    for await (const f of src.frames()) {
+      const rec = await analyzer.process(f.index, f.ptsSec, f.image);
+      for (const e of exporters) e.frame(rec, info);
+      if (mp4 && atlas) await mp4.writeAnnotated(f.image, rec, atlas);
+      progress.tick();
+      last = rec;
+    }
+  } finally {
+    for (const e of exporters) await e.end();
+    await mp4?.close();
+    progress.done();
+  }
+  if (!a.quiet) {
+    const s = analyzer.stats;
+    const per = (ms: number): string => (s.frames ? (ms / s.frames).toFixed(1) : '0');
+    process.stderr.write(
+      `${name}: ${s.frames} frames (${s.detections} detected, ${s.classified} face classifications) to ${last ? last.time.toFixed(1) : 0} s; ` +
+        `ms/frame detect ${per(s.ms.detect)} track ${per(s.ms.track)} classify ${per(s.ms.classify)} groups ${per(s.ms.group)} → ${a.out}\n`,
+    );
+  }
+}
+
+/** Still images: each is one frame of its own (no tracking); one set of outputs for the whole list. */
+async function analyzeImages(a: Args, engine: FaceEngine, images: string[]): Promise<number> {
+  const name = images.length === 1 ? nameOf(images[0]) : 'images';
+  const exporters = exportersFor(a, name).filter((e) => !(e instanceof AssExporter));
+  let failed = 0;
+  const progress = new Progress(name, images.length, !a.quiet && process.stderr.isTTY === true);
+  try {
+    for (const [i, path] of images.entries()) {
+      try {
+        const img = await loadImage(path);
+        const r = await engine.analyzeImage(img, { wholeIfNone: true });
+        const info: SourceInfo = { input: path, name: nameOf(path), width: img.width, height: img.height, fps: 0 };
+        const rec: FrameRecord = {
+          frame: i,
+          time: 0,
+          width: img.width,
+          height: img.height,
+          detected: r.path === 'detected',
+          groups: [],
+          faces: r.faces.map((f, k) => {
+            const at = f.attributes;
+            const value = { emotion: at.emotion, age: at.age?.years, gender: at.gender && { label: at.gender.label, male: at.gender.male } };
+            return { trackId: k + 1, box: f.detection?.box ?? { x: 0, y: 0, w: img.width, h: img.height }, score: f.detection?.score ?? 0, status: at.status, raw: value, smoothed: value };
+          }),
+        };
+        for (const e of exporters) e.frame(rec, info);
+      } catch (e) {
+        failed++;
+        const code = e instanceof FacecastError ? ` [${e.code}]` : '';
+        process.stderr.write(`facecast: ${path}: ${errorMessage(e)}${code}\n`);
+      }
+      progress.tick();
+    }
+  } finally {
+    for (const e of exporters) await e.end();
+    progress.done();
+  }
+  return failed;
+}

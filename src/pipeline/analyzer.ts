@@ -1,0 +1,203 @@
+/**
+ * FrameAnalyzer: the per-stream video engine. Per analysed frame: detect (every `detectEvery` frames) or predict
+ * tracks, classify the tracks the budget allows, smooth per track, aggregate groups, and emit a FrameRecord.
+ * The same class serves `facecast analyze` (which awaits each frame) and live streams.
+ *
+ * Stage costs are plain counters the analyzer owns (`stats`), read by the CLI, the bench and metrics.
+ */
+import type { Detection, FaceAttributes, RgbImage } from '../core/types.js';
+import type { FaceRecord, FrameRecord, GroupRecord } from '../core/records.js';
+import type { FaceEngine } from '../inference/engine.js';
+import { FaceTracker, type TrackSnapshot, type TrackerOptions } from './track/index.js';
+import { TrackSmoother, faceQuality, type SmoothedAttributes } from './smooth.js';
+import { GroupAggregator, type GroupAggregatorOptions, type GroupStats, type ZoneConfig } from './groups/index.js';
+import { ClassificationBudget, defaultDetectEvery, type BudgetOptions } from './budget.js';
+
+export interface AnalyzerOptions {
+  /** Analysis rate of the frames fed in (frames per second), used for the default detection period. */
+  fps: number;
+  /** Detect every N analysed frames (default: about 5 detections per second). */
+  detectEvery?: number;
+  zones?: readonly ZoneConfig[];
+  tracker?: Partial<TrackerOptions>;
+  budget?: Partial<BudgetOptions>;
+  groups?: Omit<GroupAggregatorOptions, 'zones'>;
+}
+
+export interface StageStats {
+  frames: number;
+  detections: number;
+  classified: number;
+  /** Milliseconds spent per stage, summed. */
+  ms: { detect: number; track: number; classify: number; group: number };
+}
+
+interface TrackState {
+  smoother: TrackSmoother;
+  last: SmoothedAttributes | undefined;
+  status: FaceRecord['status'];
+  seen: number;
+}
+
+/** How long per-track state outlives its last sighting (covers the tracker's relink window). */
+const FORGET_AFTER_SEC = 5;
+
+export class FrameAnalyzer {
+  readonly detectEvery: number;
+  readonly tracker: FaceTracker;
+  readonly groups: GroupAggregator;
+  readonly budget: ClassificationBudget;
+  readonly stats: StageStats = { frames: 0, detections: 0, classified: 0, ms: { detect: 0, track: 0, classify: 0, group: 0 } };
+  readonly #engine: FaceEngine;
+  readonly #tracks = new Map<number, TrackState>();
+
+  constructor(engine: FaceEngine, opts: AnalyzerOptions) {
+    this.#engine = engine;
+    this.detectEvery = opts.detectEvery ?? defaultDetectEvery(opts.fps);
+    if (!Number.isInteger(this.detectEvery) || this.detectEvery < 1) throw new TypeError('detectEvery must be an integer >= 1');
+    this.tracker = new FaceTracker(opts.tracker);
+    this.budget = new ClassificationBudget(opts.budget);
+    this.groups = new GroupAggregator({ ...opts.groups, zones: opts.zones ?? [] });
+  }
+
+  /** Analyses one frame. `image` is only read during the call. */
+  async process(frame: number, ts: number, image: RgbImage, signal?: AbortSignal): Promise<FrameRecord> {
+    const detect = this.stats.frames % this.detectEvery === 0;
+    this.stats.frames++;
+    let tracks: TrackSnapshot[];
+    if (detect) {
+      const t0 = performance.now();
+      const dets = await this.#engine.detect(image, signal);
+      const t1 = performance.now();
+      tracks = this.tracker.update(dets, ts);
+      this.stats.ms.detect += t1 - t0;
+      this.stats.ms.track += performance.now() - t1;
+      this.stats.detections++;
+      this.#applyEvents();
+      await this.#classify(image, ts, tracks, signal);
+    } else {
+      const t0 = performance.now();
+      tracks = this.tracker.predict(ts);
+      this.stats.ms.track += performance.now() - t0;
+    }
+    const faces = tracks.map((t) => this.#faceRecord(t, ts));
+    const t0 = performance.now();
+    const stats = this.groups.update({
+      ts,
+      frameWidth: image.width,
+      frameHeight: image.height,
+      faces: faces.map((f) => ({ trackId: f.trackId, box: f.box, emotionProbs: f.smoothed?.emotion?.probs, age: f.smoothed?.age, gender: f.smoothed?.gender })),
+    });
+    this.stats.ms.group += performance.now() - t0;
+    this.#forgetStale(ts);
+    return { frame, time: ts, width: image.width, height: image.height, detected: detect, faces, groups: stats.map(toGroupRecord) };
+  }
+
+  /** Classifies the tracks matched to a detection on this frame that the budget allows. */
+  async #classify(image: RgbImage, ts: number, tracks: readonly TrackSnapshot[], signal?: AbortSignal): Promise<void> {
+    const due: { id: number; det: Detection }[] = [];
+    for (const t of tracks) {
+      if (t.state !== 'confirmed' || t.lastDetectionTs !== ts) continue;
+      const det: Detection = { box: t.box, score: t.score, keypoints: t.keypoints };
+      if (this.budget.due(t.id, ts, det)) due.push({ id: t.id, det });
+    }
+    if (due.length === 0) return;
+    const t0 = performance.now();
+    const attrs = await this.#engine.classify(image, due.map((d) => d.det), signal);
+    this.stats.ms.classify += performance.now() - t0;
+    this.stats.classified += due.length;
+    due.forEach(({ id, det }, i) => this.#record(id, ts, det, attrs[i]));
+  }
+
+  #record(id: number, ts: number, det: Detection, a: FaceAttributes): void {
+    this.budget.done(id, ts, det);
+    const st = this.#state(id, ts);
+    if (a.status === 'too-small') {
+      if (!st.last) st.status = 'too-small';
+      return;
+    }
+    st.status = 'ok';
+    st.last = st.smoother.update(ts, a, faceQuality(Math.max(det.box.w, det.box.h)));
+    // The descriptor lets the tracker give a returning face its old id.
+    if (a.descriptor) {
+      const kept = this.tracker.setDescriptor(id, a.descriptor);
+      if (kept !== id) this.#rename(id, kept);
+    }
+  }
+
+  #state(id: number, ts: number): TrackState {
+    let st = this.#tracks.get(id);
+    if (!st) {
+      st = { smoother: new TrackSmoother(), last: undefined, status: 'pending', seen: ts };
+      this.#tracks.set(id, st);
+    }
+    st.seen = ts;
+    return st;
+  }
+
+  #applyEvents(): void {
+    for (const r of this.tracker.lastEvents().relinked) this.#rename(r.from, r.to);
+  }
+
+  #rename(from: number, to: number): void {
+    if (from === to) return;
+    this.budget.rename(from, to);
+    const st = this.#tracks.get(from);
+    if (st) {
+      this.#tracks.delete(from);
+      if (!this.#tracks.has(to)) this.#tracks.set(to, st);
+    }
+  }
+
+  #faceRecord(t: TrackSnapshot, ts: number): FaceRecord {
+    const st = this.#state(t.id, ts);
+    const s = st.last;
+    const rec: FaceRecord = { trackId: t.id, box: t.box, score: t.score, status: st.status };
+    if (s) {
+      rec.raw = {
+        emotion: s.emotion?.raw && { label: s.emotion.raw.label, probs: s.emotion.raw.probs },
+        age: s.age?.raw?.years,
+        gender: s.gender?.raw && { label: s.gender.raw.label, male: s.gender.raw.male },
+      };
+      rec.smoothed = {
+        emotion: s.emotion && { label: s.emotion.smoothed.label, probs: s.emotion.smoothed.probs },
+        age: s.age?.smoothed.years,
+        gender: s.gender && { label: s.gender.smoothed.label, male: s.gender.smoothed.male },
+      };
+    }
+    return rec;
+  }
+
+  #forgetStale(ts: number): void {
+    for (const [id, st] of this.#tracks) {
+      if (ts - st.seen > FORGET_AFTER_SEC) {
+        this.#tracks.delete(id);
+        this.budget.forget(id);
+      }
+    }
+  }
+
+  /** Tracks with per-track state (bounded: forgotten FORGET_AFTER_SEC after their last sighting). */
+  get trackedCount(): number {
+    return this.#tracks.size;
+  }
+}
+
+export function toGroupRecord(g: GroupStats): GroupRecord {
+  return {
+    id: g.id,
+    kind: g.kind,
+    name: g.name,
+    faceCount: g.faceCount,
+    members: g.members,
+    emotion: g.distribution ?? [0, 0, 0, 0, 0, 0, 0],
+    dominant: g.dominant,
+    valence: g.valence ?? 0,
+    arousal: g.arousal ?? 0,
+    cohesion: g.cohesion ?? 0,
+    trend: g.trend.slopePerMinute,
+    trendLabel: g.trend.label,
+    maleRatio: g.demographics.maleRatio,
+    ageBands: Object.values(g.demographics.ageBands),
+  };
+}
