@@ -184,6 +184,44 @@ describe('VideoSource', () => {
     }
   });
 
+  test('a network stream that stalls mid-way ends with an error that says where', async () => {
+    const bytes = await readFile(ts);
+    const server: Server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'video/mp2t' }); // no length: a live stream
+      res.write(bytes.subarray(0, 188 * Math.floor(bytes.length / 188 / 2))); // then silence
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      await using src = await VideoSource.open(`http://127.0.0.1:${(server.address() as AddressInfo).port}/live.ts`, { timeoutMs: 400 });
+      let n = 0;
+      await assert.rejects(
+        (async () => {
+          for await (const _ of src.frames()) n++;
+        })(),
+        (e: Error & { code?: string }) => e.code === 'E_INPUT_UNREADABLE' && /read failed after frame \d+ \(t=[\d.]+ s\)/.test(e.message),
+      );
+      assert.ok(n > 5 && n < N, `${n} frames before the stall`);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  });
+
+  test('an AbortSignal interrupts a network open that hangs', async () => {
+    const server: Server = createServer(() => undefined); // accepts, never answers
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const ac = new AbortController();
+      const t0 = performance.now();
+      setTimeout(() => ac.abort(), 100);
+      assert.equal(await codeOf(VideoSource.open(`http://127.0.0.1:${(server.address() as AddressInfo).port}/x.mp4`, { signal: ac.signal })), 'E_ABORTED');
+      assert.ok(performance.now() - t0 < 3000, 'well before the 10 s network timeout');
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  });
+
   describe('errors', () => {
     test('missing file', async () => {
       assert.equal(await codeOf(VideoSource.open(join(dir, 'nope.mp4'))), 'E_INPUT_NOT_FOUND');
