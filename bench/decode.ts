@@ -11,15 +11,14 @@
  * Writes bench/results/decode.json and decode.md (a --quick run writes decode.partial.*).
  */
 import '../src/core/polyfill.js';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Scaler } from 'node-av/api';
 import { AV_LOG_ERROR } from 'node-av/constants';
-import { Codec, CodecContext, Dictionary, FFmpegError, FormatContext, Frame, Log, Packet } from 'node-av/lib';
+import { Log } from 'node-av/lib';
 import { fillRect, makeClip } from '../src/ingest/testmedia.js';
+import { ffmpegCli, rawDecode, type Pass } from './video-lib.js';
 import { VideoSource } from '../src/ingest/video.js';
 import { cpuModel, measure, pkgVersion, totalWaited, type Guard, type Plan } from './lib.js';
 
@@ -56,50 +55,6 @@ async function clip(gop: number): Promise<string> {
   return path;
 }
 
-interface Pass { decoded: number; delivered: number }
-
-/** node-av's lib layer, the calls VideoSource makes, with no conversion (or with Scaler.toBufferSync). */
-async function rawDecode(path: string, threads: number, opt: { skipNonKey?: boolean; scaler?: boolean }): Promise<Pass> {
-  const fc = new FormatContext();
-  FFmpegError.throwIfError(await fc.openInput(path, null, null), 'open');
-  FFmpegError.throwIfError(await fc.findStreamInfo(null), 'stream info');
-  const st = fc.streams.find((s) => s.codecpar.width > 0);
-  const codec = st && Codec.findDecoder(st.codecpar.codecId);
-  if (!st || !codec) throw new Error(`${path}: no video`);
-  const cc = new CodecContext();
-  cc.allocContext3(codec);
-  cc.parametersToContext(st.codecpar);
-  cc.pktTimebase = st.timeBase;
-  cc.threadCount = threads;
-  const dict = opt.skipNonKey ? Dictionary.fromObject({ skip_frame: 'nokey' }) : null;
-  FFmpegError.throwIfError(await cc.open2(codec, dict), 'open decoder');
-  dict?.free();
-  using scaler = new Scaler();
-  const pkt = new Packet(), fr = new Frame();
-  pkt.alloc();
-  fr.alloc();
-  let decoded = 0;
-  const drain = (): void => {
-    while (cc.receiveFrameSync(fr) >= 0) {
-      decoded++;
-      if (opt.scaler) scaler.toBufferSync(fr, { format: 'rgb' });
-      fr.unref();
-    }
-  };
-  while (fc.readFrameSync(pkt) >= 0) {
-    if (pkt.streamIndex === st.index) cc.sendPacketSync(pkt);
-    pkt.unref();
-    drain();
-  }
-  cc.sendPacketSync(null);
-  drain();
-  pkt.free();
-  fr.free();
-  cc.freeContext();
-  await fc.closeInput();
-  return { decoded, delivered: opt.scaler ? decoded : 0 };
-}
-
 async function source(path: string, fps?: number, sampling?: 'exact'): Promise<Pass> {
   await using src = await VideoSource.open(path, { fps, sampling });
   for await (const _ of src.frames()); // only the decoding counts
@@ -119,24 +74,6 @@ async function timed(name: string, file: string, durationSec: number, fn: () => 
   return row;
 }
 
-/** `ffmpeg -benchmark` decode of the whole file to the null muxer: frames / real time. */
-function ffmpegCli(path: string, threads: number | 'auto'): { fps: number; rtimeSec: number; version: string } | null {
-  const which = spawnSync('which', ['ffmpeg'], { encoding: 'utf8' });
-  if (which.status !== 0) return null;
-  const best: number[] = [];
-  let frames = 0;
-  for (let i = 0; i < (QUICK ? 1 : 3); i++) {
-    const r = spawnSync('ffmpeg', ['-hide_banner', '-nostdin', '-benchmark', ...(threads === 'auto' ? [] : ['-threads', String(threads)]), '-i', path, '-f', 'null', '-'], { encoding: 'utf8' });
-    const rt = /bench: utime=[\d.]+s stime=[\d.]+s rtime=([\d.]+)s/.exec(r.stderr);
-    const fr = [...r.stderr.matchAll(/frame=\s*(\d+)/g)].pop();
-    if (!rt || !fr) return null;
-    best.push(Number(rt[1]));
-    frames = Number(fr[1]);
-  }
-  const rtimeSec = Math.min(...best);
-  const version = /ffmpeg version (\S+)/.exec(spawnSync('ffmpeg', ['-version'], { encoding: 'utf8' }).stdout)?.[1] ?? 'unknown';
-  return { fps: Math.round(frames / rtimeSec), rtimeSec, version };
-}
 
 const gop50 = FILE ?? (await clip(50));
 const gop25 = FILE ? undefined : await clip(25);
@@ -159,7 +96,7 @@ if (gop25) {
   rows.push(await timed('VideoSource --fps 1 (key frames only)', 'gop 1 s', dur, () => source(gop25, 1)));
   rows.push(await timed('decoder skip_frame=nokey (no conversion)', 'gop 1 s', dur, () => rawDecode(gop25, 0, { skipNonKey: true })));
 }
-const cli = { auto: ffmpegCli(gop50, 'auto'), oneThread: ffmpegCli(gop50, 1) };
+const cli = { auto: ffmpegCli(gop50, 'auto', QUICK ? 1 : 3), oneThread: ffmpegCli(gop50, 1, QUICK ? 1 : 3) };
 console.log(cli.auto ? `  ffmpeg ${cli.auto.version} CLI -f null: ${cli.auto.fps} fps (auto threads), ${cli.oneThread?.fps ?? '?'} fps (1 thread)` : '  ffmpeg CLI: not installed (apt-get install ffmpeg to compare)');
 
 const result = {

@@ -20,6 +20,7 @@ interface Bench {
 const BENCHES: readonly Bench[] = [
   { name: 'models', file: 'models.ts', description: 'model latency: onnxruntime-node vs TF.js WASM (what @vladmandic/human runs)' },
   { name: 'decode', file: 'decode.ts', description: 'video decode: node-av decode-only / to RGB / sampled, vs ffmpeg CLI' },
+  { name: 'analyze', file: 'analyze.ts', description: 'facecast analyze throughput (full rate, --fps 1) vs decode-only ceiling' },
   { name: 'tracking', file: 'tracking.ts', description: 'tracking quality (IDF1, ID switches) vs. detection period on the synthetic clip' },
 ];
 

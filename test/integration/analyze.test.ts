@@ -4,6 +4,9 @@ import { mkdtempSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
 import { FaceEngine } from '../../src/inference/engine.ts';
 import { VideoSource } from '../../src/ingest/video.ts';
 import { FrameAnalyzer } from '../../src/pipeline/analyzer.ts';
@@ -109,4 +112,85 @@ test('analyze --fps 5 analyses ~5 frames per second of video', async () => {
     n++;
   }
   assert.ok(Math.abs(n - 5 * CLIP.seconds) <= 1, `${n} frames`);
+});
+
+test('a zoom into a real group photo: the faces keep their ids as they grow and are re-classified on the budget, not every frame', async () => {
+  const sharpMod = (await import('sharp')).default;
+  const { makeClip } = await import('../../src/ingest/testmedia.ts');
+  const { data, info } = await sharpMod(samplePhoto(6)).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  const W = 640;
+  const H = 360;
+  const path = join(dir, 'zoom.mp4');
+  const seconds = 3;
+  await makeClip(path, {
+    width: W,
+    height: H,
+    fps: 25,
+    seconds,
+    frame: (i, rgb) => {
+      // window shrinks from 1920×1080 to 1344×756 around the faces: faces grow by ~43 %
+      const z = 1 - 0.3 * (i / (25 * seconds));
+      const ww = 1920 * z;
+      const wh = 1080 * z;
+      const x0 = (1920 - ww) / 2;
+      const y0 = 180 + (1080 - wh) / 2 - 100 * (1 - z);
+      for (let y = 0; y < H; y++) {
+        const sy = Math.min(info.height - 1, Math.round(y0 + (y / H) * wh));
+        for (let x = 0; x < W; x++) {
+          const sx = Math.min(info.width - 1, Math.round(x0 + (x / W) * ww));
+          const s = (sy * info.width + sx) * 3;
+          rgb[(y * W + x) * 3] = data[s];
+          rgb[(y * W + x) * 3 + 1] = data[s + 1];
+          rgb[(y * W + x) * 3 + 2] = data[s + 2];
+        }
+      }
+    },
+  });
+  const analyzer = new FrameAnalyzer(engine, { fps: 25 });
+  await using src = await VideoSource.open(path);
+  const ids = new Set<number>();
+  let last: Awaited<ReturnType<FrameAnalyzer['process']>> | undefined;
+  for await (const f of src.frames()) {
+    last = await analyzer.process(f.index, f.ptsSec, f.image);
+    for (const x of last.faces) ids.add(x.trackId);
+  }
+  assert.ok(last);
+  assert.ok(last.faces.length >= 3, `${last.faces.length} faces at the end`);
+  assert.ok(ids.size <= last.faces.length + 1, `ids ${[...ids]} for ${last.faces.length} faces`);
+  assert.ok(last.faces.every((x) => x.status === 'ok' && x.smoothed?.gender?.label === 'female'));
+  // new + once a second for 3 s: ~3 runs per face, far fewer than one per detection (15 detections)
+  const c = analyzer.stats.classified;
+  assert.ok(c >= 3 * last.faces.length && c <= 5 * (last.faces.length + 1), `${c} classifications for ${last.faces.length} faces`);
+  const scene = last.groups.find((g) => g.kind === 'scene');
+  assert.ok(scene && scene.faceCount === last.faces.length);
+});
+
+test('facecast analyze reads video over http(s) (byte ranges, as FFmpeg asks for them)', async () => {
+  const http = await import('node:http');
+  const { statSync, createReadStream } = await import('node:fs');
+  const size = statSync(clip).size;
+  const server = http.createServer((req, res) => {
+    const m = /bytes=(\d+)-(\d*)/.exec(req.headers.range ?? '');
+    const start = m ? Number(m[1]) : 0;
+    const end = m && m[2] ? Number(m[2]) : size - 1;
+    res.writeHead(m ? 206 : 200, { 'content-type': 'video/mp4', 'accept-ranges': 'bytes', 'content-length': end - start + 1, ...(m ? { 'content-range': `bytes ${start}-${end}/${size}` } : {}) });
+    createReadStream(clip, { start, end }).pipe(res);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const port = (server.address() as { port: number }).port;
+    const out = join(dir, 'http');
+    const r = await new Promise<{ code: number | null; stderr: string }>((resolveRun) => {
+      const { spawn } = require('node:child_process') as typeof import('node:child_process');
+      const p = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'analyze', `http://127.0.0.1:${port}/synthetic.mp4`, '--out', out, '--format', 'csv', '--quiet'], { env: { ...process.env, FACECAST_LOG: 'warn' } });
+      let stderr = '';
+      p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      p.on('exit', (code) => resolveRun({ code, stderr }));
+    });
+    assert.equal(r.code, 0, r.stderr);
+    const rows = readFileSync(join(out, 'synthetic.csv'), 'utf8').trim().split('\n').slice(1);
+    assert.equal(new Set(rows.map((l) => l.split(',')[CSV_COLUMNS.indexOf('track_id')])).size, 3);
+  } finally {
+    server.close();
+  }
 });
