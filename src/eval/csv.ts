@@ -167,3 +167,9 @@ export function parseNumber(table: CsvTable, row: CsvRow, column: string, opts: 
   if (opts.max !== undefined && v > opts.max) rowError(table, row, `column "${column}": ${v} is above ${opts.max}`);
   return v;
 }
+
+/** The canonical form of a label: itself when canonical, else its alias (case-insensitive), else undefined. */
+export function canonicalLabel<L extends string>(canonical: readonly L[], aliases: Readonly<Record<string, L>>, value: string): L | undefined {
+  const l = value.trim().toLowerCase();
+  return (canonical as readonly string[]).includes(l) ? (l as L) : aliases[l];
+}

@@ -8,7 +8,7 @@
  */
 import { InputError } from '../core/errors.js';
 import { GENDERS, RACES, type Gender, type Race } from '../core/types.js';
-import { parseNumber, readLabelFile, rowError } from './csv.js';
+import { canonicalLabel, parseNumber, readLabelFile, rowError } from './csv.js';
 import { analyzeLabelledImages, missingReason, requireFile, type FaceAnalyzer, type LabelledImage, type PathCounts, type RunOptions, type Unclassified, type Unreadable } from './emotion.js';
 import { AGE_BANDS, ageBand, biasGap, classificationSummary, groupBy, mean, meanAbsoluteError, ratio, type AgeBand, type ClassificationSummary, type Gap } from './metrics.js';
 
@@ -21,9 +21,7 @@ export function normaliseGender(v: string): Gender | undefined {
 }
 
 export function normaliseRace(v: string): Race | undefined {
-  const l = v.trim().toLowerCase();
-  if ((RACES as readonly string[]).includes(l)) return l as Race;
-  return RACE_ALIASES[l];
+  return canonicalLabel(RACES, RACE_ALIASES, v);
 }
 
 export interface DemographicsPrediction {

@@ -13,7 +13,7 @@ import { InputError, errorMessage } from '../core/errors.js';
 import { EMOTIONS, type Emotion, type FaceAttributes, type RgbImage } from '../core/types.js';
 import type { FaceEngine } from '../inference/engine.js';
 import { loadImage } from '../ingest/image.js';
-import { readLabelFile, type CsvRow } from './csv.js';
+import { canonicalLabel, readLabelFile, type CsvRow } from './csv.js';
 import { classificationSummary, type ClassStats } from './metrics.js';
 
 /** The part of FaceEngine these evaluations use (tests pass a fake). */
@@ -153,9 +153,7 @@ const EMOTION_ALIASES: Readonly<Record<string, Emotion>> = {
 
 /** Canonical emotion for a CSV label (case-insensitive, aliases accepted), or undefined when it is not one. */
 export function normaliseEmotion(label: string): Emotion | undefined {
-  const l = label.trim().toLowerCase();
-  if ((EMOTIONS as readonly string[]).includes(l)) return l as Emotion;
-  return EMOTION_ALIASES[l];
+  return canonicalLabel(EMOTIONS, EMOTION_ALIASES, label);
 }
 
 export interface EmotionPrediction {

@@ -9,6 +9,8 @@ import type { ConvertOptions, ConvertResult } from '../../../src/models/convert/
 import type { TfAttrValue, TfSignature } from '../../../src/models/convert/tfjs.js';
 import type { ParityReport } from '../../../src/models/parity.js';
 import { compareModel } from '../../../src/models/parity.js';
+export { rng } from '../../helpers/rng.ts';
+import { rng } from '../../helpers/rng.ts';
 
 export function b64(s: string): string {
   return Buffer.from(s, 'utf8').toString('base64');
@@ -44,17 +46,6 @@ export function fusedAttrs(ops: string[], numArgs: number, base: Record<string, 
   return { ...base, fused_ops: A.strs(ops), num_args: A.i(numArgs), epsilon: A.f(0) };
 }
 
-/** Deterministic PRNG (mulberry32) so failures reproduce. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function randomArray(n: number, r: () => number, lo = -1, hi = 1): Float32Array {
   return Float32Array.from({ length: n }, () => lo + r() * (hi - lo));

@@ -1,17 +1,8 @@
 /** Synthetic detections and scenes for the tracker tests (seeded, deterministic). */
 import type { Box, Detection } from '../../../src/core/types.ts';
+export { rng } from '../../helpers/rng.ts';
+import { rng } from '../../helpers/rng.ts';
 
-/** mulberry32: small seeded PRNG, uniform in [0, 1). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Standard normal from a uniform source (Box–Muller). */
 export function gauss(rand: () => number): number {
