@@ -22,9 +22,8 @@ export type ImageLoader = (path: string) => Promise<RgbImage>;
 
 export interface RunOptions {
   /**
-   * Images in flight at once (default 1). More would let face crops of different images share classifier
-   * batches, but FaceDetector.detect() reuses one input buffer across calls, so concurrent calls on the same
-   * engine can read each other's frames: results then vary from run to run.
+   * Images in flight at once (default 4): decoding (sharp's thread pool) overlaps inference, and face crops of
+   * different images share detector and classifier batches. Results do not depend on it.
    */
   concurrency?: number;
   load?: ImageLoader;
@@ -116,7 +115,7 @@ export async function analyzeLabelledImages<T extends LabelledImage>(
       opts.onProgress?.(++done, items.length);
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.concurrency ?? 1, items.length)) }, worker));
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.concurrency ?? 4, items.length)) }, worker));
   const outcomes: FaceOutcome<T>[] = [];
   const unreadable: Unreadable[] = [];
   const paths: PathCounts = { detected: 0, whole: 0, none: 0, smallFace: 0 };
