@@ -70,11 +70,11 @@ async function bestOf<T>(runs: number, fn: () => Promise<T>): Promise<{ ms: numb
 }
 
 async function analyze(engine: FaceEngine, path: string, fps: number | undefined): Promise<{ frames: number; stats: StageStats }> {
-  await using src = await VideoSource.open(path, { fps });
+  await using src = await VideoSource.open(path, { fps, letterbox: engine.detectorInputSize });
   const analyzer = new FrameAnalyzer(engine, { fps: fps ?? src.fps ?? FPS });
   let frames = 0;
   for await (const f of src.frames()) {
-    await analyzer.process(f.index, f.ptsSec, f.image);
+    await analyzer.process(f.index, f.ptsSec, f.image, undefined, f.letterbox);
     frames++;
   }
   return { frames, stats: analyzer.stats };

@@ -180,7 +180,7 @@ export async function analyzeCommand(argv: string[]): Promise<number> {
 }
 
 async function analyzeVideo(a: Args, engine: FaceEngine, input: string): Promise<void> {
-  await using src = await VideoSource.open(input, { fps: a.fps, maxWidth: a.maxWidth });
+  await using src = await VideoSource.open(input, { fps: a.fps, maxWidth: a.maxWidth, letterbox: engine.detectorInputSize });
   const name = nameOf(input);
   const fps = a.fps ?? src.fps ?? 25;
   const info: SourceInfo = { input, name, width: src.width, height: src.height, fps: src.fps ?? fps, durationSec: src.durationSec };
@@ -198,7 +198,7 @@ async function analyzeVideo(a: Args, engine: FaceEngine, input: string): Promise
   let last: FrameRecord | undefined;
   try {
     for await (const f of src.frames()) {
-      const rec = await analyzer.process(f.index, f.ptsSec, f.image);
+      const rec = await analyzer.process(f.index, f.ptsSec, f.image, undefined, f.letterbox);
       for (const e of exporters) e.frame(rec, info);
       if (mp4 && atlas) await mp4.writeAnnotated(f.image, rec, atlas);
       progress.tick();

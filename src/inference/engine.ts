@@ -124,10 +124,16 @@ export class FaceEngine implements AsyncDisposable {
     }
   }
 
-  async detect(img: RgbImage, signal?: AbortSignal): Promise<Detection[]> {
+  /** `letterbox`: the frame already scaled into the detector's square input, when ingest provides it. */
+  async detect(img: RgbImage, signal?: AbortSignal, letterbox?: RgbImage): Promise<Detection[]> {
     this.#assertOpen();
     if (!this.detector) throw new InvalidStateError('this engine was created without a detector');
-    return this.detector.detect(img, signal);
+    return this.detector.detect(img, signal, letterbox);
+  }
+
+  /** Side of the detector's square input (for ingest to prepare letterboxed frames), if there is a detector. */
+  get detectorInputSize(): number | undefined {
+    return this.detector?.entry.input.width;
   }
 
   async classify(img: RgbImage, detections: readonly Detection[], signal?: AbortSignal): Promise<FaceAttributes[]> {

@@ -20,6 +20,7 @@ import type { AVPixelFormat } from 'node-av/constants';
 import { Codec, CodecContext, Dictionary, FFmpegError, FormatContext, Frame, Packet, SoftwareScaleContext } from 'node-av/lib';
 import { AbortError, InputError, InvalidStateError, UsageError, errorMessage } from '../core/errors.js';
 import type { RgbImage } from '../core/types.js';
+import { LetterboxScaler } from './letterbox.js';
 
 export interface VideoSourceOptions {
   /** Analysis rate in frames per second; undefined = every source frame. */
@@ -34,6 +35,8 @@ export interface VideoSourceOptions {
   sampling?: 'auto' | 'exact';
   /** Network inputs: fail when no data arrives for this long (default 10 000 ms). */
   timeoutMs?: number;
+  /** Also deliver each frame letterboxed into a square of this side (the detector's input), made by swscale. */
+  letterbox?: number;
 }
 
 export interface VideoFrame {
@@ -43,6 +46,8 @@ export interface VideoFrame {
   ptsSec: number;
   /** Valid until the next iteration step (see the module comment). */
   image: RgbImage;
+  /** With the `letterbox` option: the whole frame scaled into a centred square on black; same lifetime. */
+  letterbox?: RgbImage;
 }
 
 /** Counters for tests, benchmarks and logs. */
@@ -50,7 +55,9 @@ export interface VideoStats { packets: number; decoded: number; delivered: numbe
 
 /** A detached copy of a frame (its own pixel buffer), for consumers that keep frames past the next step. */
 export function copyFrame(f: VideoFrame): VideoFrame {
-  return { index: f.index, ptsSec: f.ptsSec, image: { ...f.image, data: f.image.data.slice() } };
+  const copy: VideoFrame = { index: f.index, ptsSec: f.ptsSec, image: { ...f.image, data: f.image.data.slice() } };
+  if (f.letterbox) copy.letterbox = { ...f.letterbox, data: f.letterbox.data.slice() };
+  return copy;
 }
 
 /** Consecutive undecodable packets a live stream may have (packet loss) before it counts as broken. */
@@ -95,6 +102,7 @@ export class VideoSource implements AsyncDisposable {
   private sws: SoftwareScaleContext | null = null;
   private swsKey = '';
   private out = new Uint8Array(0);
+  private readonly lb: LetterboxScaler | null;
   private readonly sampler: Sampler;
   private readonly tb: number;
   private readonly frameDur: number;
@@ -138,6 +146,7 @@ export class VideoSource implements AsyncDisposable {
     this.codec = Codec.findDecoder(par.codecId)?.name ?? 'unknown';
     this.startPts = st.startTime;
     this.sampler = new Sampler(opts.fps ? 1 / opts.fps : 0);
+    this.lb = opts.letterbox ? new LetterboxScaler(opts.letterbox) : null;
     this.pkt.alloc();
     this.frame.alloc();
     opts.signal?.addEventListener('abort', this.onAbort, { once: true });
@@ -318,7 +327,9 @@ export class VideoSource implements AsyncDisposable {
 
   private deliver(f: Frame, t: number): VideoFrame {
     this.stats.delivered++;
-    return { index: this.fps ? Math.max(0, Math.round(t * this.fps)) : this.stats.decoded - 1, ptsSec: t, image: this.toRgb(f) };
+    const image = this.toRgb(f);
+    const letterbox = this.lb?.scale(f, this.width, this.height);
+    return { index: this.fps ? Math.max(0, Math.round(t * this.fps)) : this.stats.decoded - 1, ptsSec: t, image, letterbox };
   }
 
   /**
@@ -370,6 +381,7 @@ export class VideoSource implements AsyncDisposable {
       this.fc.interrupt(); // a network read in flight returns now; wait for it before freeing what it uses
       await this.inflight?.catch(() => undefined);
       this.sws?.freeContext();
+      this.lb?.free();
       this.pkt.free();
       this.frame.free();
       for (const q of this.queued.splice(0)) q.frame.free();

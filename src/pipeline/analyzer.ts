@@ -60,14 +60,17 @@ export class FrameAnalyzer {
     this.groups = new GroupAggregator({ ...opts.groups, zones: opts.zones ?? [] });
   }
 
-  /** Analyses one frame. `image` is only read during the call. */
-  async process(frame: number, ts: number, image: RgbImage, signal?: AbortSignal): Promise<FrameRecord> {
+  /**
+   * Analyses one frame. `image` (and `letterbox`, the frame pre-scaled into the detector's input when ingest
+   * provides it) are only read during the call.
+   */
+  async process(frame: number, ts: number, image: RgbImage, signal?: AbortSignal, letterbox?: RgbImage): Promise<FrameRecord> {
     const detect = this.stats.frames % this.detectEvery === 0;
     this.stats.frames++;
     let tracks: TrackSnapshot[];
     if (detect) {
       const t0 = performance.now();
-      const dets = await this.#engine.detect(image, signal);
+      const dets = await this.#engine.detect(image, signal, letterbox);
       const t1 = performance.now();
       tracks = this.tracker.update(dets, ts);
       this.stats.ms.detect += t1 - t0;

@@ -48,6 +48,11 @@ export const DEFAULT_DETECTOR_OPTIONS: DetectorOptions = {
   maxWaitMs: 0,
 };
 
+interface DetectInput {
+  img: RgbImage;
+  letterbox: RgbImage | undefined;
+}
+
 interface Anchor {
   x: number;
   y: number;
@@ -82,7 +87,7 @@ export class FaceDetector implements AsyncDisposable {
    * All detection goes through one batcher: it runs one batch at a time, so the shared input buffer is never
    * rewritten while onnxruntime reads it, and frames from several callers share a run.
    */
-  readonly batcher: Batcher<RgbImage, Detection[]>;
+  readonly batcher: Batcher<DetectInput, Detection[]>;
 
   constructor(session: OnnxSession, entry: DetectionModelEntry, options: Partial<DetectorOptions> = {}) {
     this.session = session;
@@ -121,11 +126,17 @@ export class FaceDetector implements AsyncDisposable {
     return out;
   }
 
-  detect(img: RgbImage, signal?: AbortSignal): Promise<Detection[]> {
-    return this.batcher.submit(img, signal);
+  /**
+   * Detects faces in `img`. `letterbox`, when given, is the whole frame already scaled into the detector's
+   * square input (see src/ingest/letterbox.ts): the whole-frame pass then reads it as is instead of sampling the
+   * full-size frame; tiles still come from `img`.
+   */
+  detect(img: RgbImage, signal?: AbortSignal, letterbox?: RgbImage): Promise<Detection[]> {
+    return this.batcher.submit({ img, letterbox }, signal);
   }
 
-  async #run(imgs: RgbImage[]): Promise<Detection[][]> {
+  async #run(inputs: DetectInput[]): Promise<Detection[][]> {
+    const imgs = inputs.map((x) => x.img);
     const plans = imgs.map((img) => this.planRegions(img.width, img.height));
     const rows = plans.reduce((n, p) => n + p.length, 0);
     const per = tensorSize(this.#norm);
@@ -133,10 +144,17 @@ export class FaceDetector implements AsyncDisposable {
     if (this.#buffer.length < need) this.#buffer = new Float32Array(need);
     const buf = this.#buffer;
     let row = 0;
-    for (let i = 0; i < imgs.length; i++) {
-      for (const pr of plans[i]) sampleRegion(imgs[i], pr.region, this.#norm, buf, per * row++, { maxSupersample: this.options.maxSupersample });
-    }
     const S = this.#inputSize;
+    for (let i = 0; i < imgs.length; i++) {
+      const lb = inputs[i].letterbox;
+      for (const [r, pr] of plans[i].entries()) {
+        if (r === 0 && lb && lb.width === S && lb.height === S) {
+          sampleRegion(lb, { cx: S / 2, cy: S / 2, width: S, height: S, angle: 0, flip: false }, this.#norm, buf, per * row++);
+        } else {
+          sampleRegion(imgs[i], pr.region, this.#norm, buf, per * row++, { maxSupersample: this.options.maxSupersample });
+        }
+      }
+    }
     const dims = this.#norm.layout === 'NHWC' ? [rows, S, S, this.#norm.channels] : [rows, this.#norm.channels, S, S];
     const out = await this.session.run({ [this.entry.input.name]: new ort.Tensor('float32', buf.subarray(0, need), dims) });
 

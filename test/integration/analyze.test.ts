@@ -194,3 +194,21 @@ test('facecast analyze reads video over http(s) (byte ranges, as FFmpeg asks for
     server.close();
   }
 });
+
+test('the swscale letterbox from ingest gives the detector the same faces as sampling the full frame', async () => {
+  await using src = await VideoSource.open(clip, { letterbox: 256 });
+  const { iou } = await import('../../src/pipeline/nms.ts');
+  let frames = 0;
+  for await (const f of src.frames()) {
+    if (frames++ % 10) continue;
+    const lb = f.letterbox;
+    assert.ok(lb && lb.width === 256 && lb.height === 256);
+    // 640×360 in a 256 square: 144 rows of picture, 56 black rows above and below
+    assert.ok(lb.data.subarray(0, 256 * 3 * 50).every((v) => v === 0), 'padding is black');
+    const a = await engine.detect(f.image);
+    const b = await engine.detect(f.image, undefined, lb);
+    assert.equal(b.length, a.length);
+    for (const d of a) assert.ok(Math.max(...b.map((x) => iou(x.box, d.box))) > 0.9);
+  }
+  assert.equal(frames, CLIP.fps * CLIP.seconds);
+});
