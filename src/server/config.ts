@@ -1,0 +1,385 @@
+/**
+ * The configuration of `facecast serve`: one strict zod schema (unknown keys are errors, never warnings), a
+ * loader that layers file < environment < command-line flags and validates once, and URL redaction so camera
+ * credentials never reach logs or API responses. Every key is documented in docs/config.md.
+ */
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { z } from 'zod';
+import { ConfigError, errorMessage } from '../core/errors.js';
+import { validateZones } from '../pipeline/groups/zones.js';
+import type { ZoneConfig } from '../pipeline/groups/zones.js';
+
+// ---------------------------------------------------------------------------------------------- redaction
+
+const SECRET_QUERY = /([?&](?:user|username|password|passwd|pwd|pass|token|access_token|api_key|apikey|key|secret|auth|signature|sig)=)[^&#\s]*/gi;
+
+/**
+ * Hides credentials in a URL: `rtsp://user:pass@host/x` → `rtsp://***@host/x`, and the values of query
+ * parameters that usually carry secrets (`?password=…`, `?token=…`) → `***`. Strings that are not URLs (file
+ * paths) come back unchanged. Works on the text, not through `new URL`, so an unparsable URL is still scrubbed.
+ */
+export function redactUrl(url: string): string {
+  // The authority ends at the first / ? or #; userinfo is everything up to its LAST '@' (passwords may hold '@').
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#\s]*@/i, '$1***@').replace(SECRET_QUERY, '$1***');
+}
+
+/** Applies {@link redactUrl} to every URL inside free text (FFmpeg messages, errors). */
+export function redactUrls(text: string): string {
+  return text.replace(/[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]+/gi, (u) => redactUrl(u));
+}
+
+// ------------------------------------------------------------------------------------------------ schema
+
+const SOURCE_SCHEMES = ['rtsp:', 'rtsps:', 'http:', 'https:', 'file:'];
+
+/** Why a source string is unusable, or undefined. Never echoes the URL: it may hold credentials. */
+function sourceProblem(s: string): string | undefined {
+  if (/\0/.test(s)) return 'contains a NUL character';
+  const scheme = /^([a-z][a-z0-9+.-]*:)\/\//i.exec(s)?.[1]?.toLowerCase();
+  if (scheme === undefined) return undefined; // a file path, checked when the stream opens it
+  if (!SOURCE_SCHEMES.includes(scheme)) return `unsupported scheme "${scheme}" (expected rtsp://, rtsps://, http(s)://, file:// or a file path)`;
+  let url: URL;
+  try {
+    url = new URL(s);
+  } catch {
+    return `not a valid ${scheme} URL`;
+  }
+  if (scheme !== 'file:' && url.hostname === '') return 'URL has no host';
+  return undefined;
+}
+
+const SourceSchema = z
+  .string()
+  .min(1)
+  .superRefine((s, ctx) => {
+    const problem = sourceProblem(s);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+
+/** Stream ids appear in URLs, metric labels and group ids, hence the conservative alphabet. */
+export const StreamIdSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be 1-63 characters of a-z, 0-9, "_" or "-", starting with a letter or digit')
+  .describe('Stable stream id, used in URLs (/api/streams/:id), metrics and group ids.');
+
+const ZoneSchema = z
+  .strictObject({
+    id: z.string().min(1).describe('Zone id, unique within the stream; group ids derive from it.'),
+    name: z.string().optional().describe('Display name. Default: the id.'),
+    polygon: z.array(z.tuple([z.number(), z.number()])).describe('Vertices [x, y] in 0..1 frame coordinates (origin top-left), at least 3.'),
+  })
+  .transform((z0): ZoneConfig => ({ id: z0.id, name: z0.name ?? z0.id, polygon: z0.polygon }));
+
+const ZonesSchema = z
+  .array(ZoneSchema)
+  .superRefine((zones, ctx) => {
+    try {
+      validateZones(zones);
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: errorMessage(e) });
+    }
+  })
+  .describe('Operator-drawn zones; each becomes a group of the faces whose box centre is inside.');
+
+const OutputSchema = z
+  .strictObject({
+    mode: z.enum(['overlay', 'passthrough']).default('overlay').describe('overlay: boxes burnt in by the server (re-encoded); passthrough: the camera H.264 as is, the browser draws the overlay.'),
+    width: z.number().int().min(16).max(7680).optional().describe('Overlay mode: output width in pixels (height keeps the aspect). Default: the source width.'),
+    fps: z.number().positive().max(120).optional().describe('Overlay mode: output frame-rate cap. Default: the analysis rate.'),
+  })
+  .describe('What viewers receive.');
+
+/** Fields of a stream, without defaults, shared by the full schema and the PATCH schema. */
+const streamFields = {
+  name: z.string().min(1).max(200).describe('Display name. Default: the id.'),
+  source: SourceSchema.describe('rtsp://, rtsps://, http(s):// URL, file:// URL or file path (files are looped).'),
+  detectSource: SourceSchema.describe('Optional low-resolution substream to run the detector on.'),
+  rtspTransport: z.enum(['tcp', 'udp']).describe('RTSP transport. Default tcp (no losses through NAT and lossy Wi-Fi).'),
+  fps: z.number().positive().max(240).describe('Analysis frame-rate cap. Default: every decoded frame the pipeline keeps up with.'),
+  detectEvery: z.number().int().min(1).max(1000).describe('Run the detector every N analysed frames (tracks are predicted in between).'),
+  zones: ZonesSchema,
+  output: OutputSchema,
+  enabled: z.boolean().describe('false keeps the stream configured but not running. Default true.'),
+};
+
+/** One stream, as in the `streams:` list of the config file and the body of `POST /api/streams`. */
+export const StreamConfigSchema = z
+  .strictObject({
+    id: StreamIdSchema,
+    name: streamFields.name.optional(),
+    source: streamFields.source,
+    detectSource: streamFields.detectSource.optional(),
+    rtspTransport: streamFields.rtspTransport.default('tcp'),
+    fps: streamFields.fps.optional(),
+    detectEvery: streamFields.detectEvery.optional(),
+    zones: streamFields.zones.default([]),
+    output: streamFields.output.prefault({}),
+    enabled: streamFields.enabled.default(true),
+  })
+  .describe('A camera, URL or file to analyse.');
+
+/**
+ * Body of `PATCH /api/streams/:id`: any subset of the stream's keys; top-level keys replace the current value
+ * (zones and output as a whole); `null` resets an optional key to its default. `id` may be sent only unchanged.
+ */
+export const StreamPatchSchema = z.strictObject({
+  id: StreamIdSchema.optional(),
+  name: streamFields.name.nullable().optional(),
+  source: streamFields.source.optional(),
+  detectSource: streamFields.detectSource.nullable().optional(),
+  rtspTransport: streamFields.rtspTransport.nullable().optional(),
+  fps: streamFields.fps.nullable().optional(),
+  detectEvery: streamFields.detectEvery.nullable().optional(),
+  zones: streamFields.zones.nullable().optional(),
+  output: streamFields.output.nullable().optional(),
+  enabled: streamFields.enabled.nullable().optional(),
+});
+
+const ServerSchema = z.strictObject({
+  host: z.string().min(1).default('127.0.0.1').describe('Listen address. Default 127.0.0.1 (local only); 0.0.0.0 to serve the network.'),
+  port: z.number().int().min(0).max(65535).default(8080).describe('Listen port; 0 picks a free one. Default 8080.'),
+  publicUrl: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional().describe('URL clients reach the server at (behind a proxy), for links. Default: derived from the request.'),
+  bodyLimit: z
+    .union([z.number().int().positive(), z.string()])
+    .default('1mb')
+    .transform((v, ctx) => {
+      const n = typeof v === 'number' ? v : parseBytes(v);
+      if (n === undefined) {
+        ctx.addIssue({ code: 'custom', message: `"${v}" is not a size (e.g. 1mb, 512kb or a number of bytes)` });
+        return z.NEVER;
+      }
+      return n;
+    })
+    .describe('Largest accepted JSON request body: bytes, or a size such as 1mb / 512kb. Default 1mb.'),
+});
+
+const InferenceSchema = z.strictObject({
+  provider: z.enum(['cpu', 'cuda']).default('cpu').describe('onnxruntime execution provider. Default cpu; cuda falls back to cpu with a warning.'),
+  threads: z.number().int().min(1).max(256).default(1).describe('Intra-op threads per model session. Default 1.'),
+  race: z.boolean().default(false).describe('Run the opt-in race classifier. Default false.'),
+  tta: z.boolean().default(false).describe('Test-time augmentation (flip) for classifiers: steadier, twice the cost. Default false.'),
+  manifests: z.array(z.string().min(1)).default([]).describe('Extra model manifest files (added to FACECAST_MODELS).'),
+});
+
+const IceServerSchema = z.strictObject({
+  urls: z
+    .union([z.string(), z.array(z.string()).min(1)])
+    .refine((u) => (Array.isArray(u) ? u : [u]).every((s) => /^(stun|stuns|turn|turns):\S+$/.test(s)), 'each URL must start with stun:, stuns:, turn: or turns:')
+    .describe('STUN/TURN URL or URLs.'),
+  username: z.string().optional().describe('TURN username.'),
+  credential: z.string().optional().describe('TURN password.'),
+});
+
+const WebrtcSchema = z.strictObject({
+  iceServers: z.array(IceServerSchema).default([]).describe('ICE servers for viewer peers. Default none: host candidates only, no traffic to a public STUN.'),
+  hostAddresses: z
+    .array(z.string().refine((s) => isIP(s) !== 0, 'must be an IP address'))
+    .optional()
+    .describe('Addresses to offer as host candidates (e.g. the LAN address inside a container). Default: every interface.'),
+});
+
+const DemoSchema = z.strictObject({
+  enabled: z.union([z.literal('auto'), z.boolean()]).default('auto').describe('auto: run the built-in demo stream when no streams are configured. Default auto.'),
+});
+
+/** The whole config file. Cross-field checks (unique stream ids) live in the superRefine, in one place. */
+export const ConfigSchema = z
+  .strictObject({
+    server: ServerSchema.prefault({}),
+    inference: InferenceSchema.prefault({}),
+    webrtc: WebrtcSchema.prefault({}),
+    streams: z.array(StreamConfigSchema).default([]).describe('Streams started at boot; more can be added through the API.'),
+    demo: DemoSchema.prefault({}),
+  })
+  .superRefine((c, ctx) => {
+    const first = new Map<string, number>();
+    c.streams.forEach((s, i) => {
+      const j = first.get(s.id);
+      if (j === undefined) first.set(s.id, i);
+      else ctx.addIssue({ code: 'custom', path: ['streams', i, 'id'], message: `duplicate stream id "${s.id}" (also streams.${j})` });
+    });
+  });
+
+/** The validated, deep-frozen configuration (treat as read-only; mutation throws). */
+export type Config = z.output<typeof ConfigSchema>;
+/** One validated stream (defaults applied). */
+export type StreamConfig = z.output<typeof StreamConfigSchema>;
+/** What a caller may pass for a stream (defaults not yet applied). */
+export type StreamConfigInput = z.input<typeof StreamConfigSchema>;
+/** A validated PATCH body. */
+export type StreamPatch = z.output<typeof StreamPatchSchema>;
+
+/** `1mb`, `512kb`, `2048`, `1.5 gb` → bytes (powers of 1024, like express's `limit`). */
+function parseBytes(s: string): number | undefined {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?\s*$/i.exec(s);
+  if (!m) return undefined;
+  const mult = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 }[(m[2] ?? 'b').toLowerCase() as 'b' | 'kb' | 'mb' | 'gb'];
+  const n = Math.floor(Number(m[1]) * mult);
+  return n > 0 ? n : undefined;
+}
+
+// ------------------------------------------------------------------------------------------ error messages
+
+/**
+ * One line per problem, `path.to.key: message`. Unknown keys get their own full path (zod reports them on
+ * the parent), so `server.prot: unknown key` points at the typo. `origins` maps a dotted path to where its
+ * value came from (an env variable or flag), appended as `(from FACECAST_PORT)`.
+ */
+export function formatIssues(error: z.ZodError, origins: ReadonlyMap<string, string> = new Map()): string[] {
+  const lines: string[] = [];
+  const where = (path: readonly PropertyKey[]): string => {
+    const p = path.map(String).join('.');
+    for (const [prefix, origin] of origins) if (p === prefix || p.startsWith(prefix + '.')) return `${p} (from ${origin})`;
+    return p === '' ? '(root)' : p;
+  };
+  for (const issue of error.issues) {
+    if (issue.code === 'unrecognized_keys') for (const k of issue.keys) lines.push(`${where([...issue.path, k])}: unknown key`);
+    else lines.push(`${where(issue.path)}: ${issue.message}`);
+  }
+  return lines;
+}
+
+// ------------------------------------------------------------------------------------------------ loading
+
+/** Options of {@link loadConfig}. */
+export interface LoadConfigOptions {
+  /** YAML or JSON config file; without it, env and flags apply over the defaults. */
+  file?: string;
+  /** Environment to read FACECAST_* overrides from. Default `process.env`. */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Command-line flags; they win over the environment. */
+  flags?: { host?: string; port?: number | string };
+}
+
+type Coerce = 'string' | 'int' | 'bool' | 'demo' | 'json' | 'list';
+
+/** Environment overrides: variable → config path and how its string value is read. Listed in docs/config.md. */
+export const ENV_OVERRIDES: readonly { env: string; path: readonly string[]; type: Coerce }[] = [
+  { env: 'FACECAST_HOST', path: ['server', 'host'], type: 'string' },
+  { env: 'FACECAST_PORT', path: ['server', 'port'], type: 'int' },
+  { env: 'FACECAST_PUBLIC_URL', path: ['server', 'publicUrl'], type: 'string' },
+  { env: 'FACECAST_BODY_LIMIT', path: ['server', 'bodyLimit'], type: 'string' },
+  { env: 'FACECAST_PROVIDER', path: ['inference', 'provider'], type: 'string' },
+  { env: 'FACECAST_THREADS', path: ['inference', 'threads'], type: 'int' },
+  { env: 'FACECAST_RACE', path: ['inference', 'race'], type: 'bool' },
+  { env: 'FACECAST_TTA', path: ['inference', 'tta'], type: 'bool' },
+  { env: 'FACECAST_ICE_SERVERS', path: ['webrtc', 'iceServers'], type: 'json' },
+  { env: 'FACECAST_HOST_ADDRESSES', path: ['webrtc', 'hostAddresses'], type: 'list' },
+  { env: 'FACECAST_DEMO', path: ['demo', 'enabled'], type: 'demo' },
+];
+
+/**
+ * Reads and validates the server configuration: `file` (YAML or JSON), then FACECAST_* environment variables,
+ * then `flags`, each layer overriding the previous one; validated once; returned deep-frozen.
+ * @throws ConfigError (code E_CONFIG_INVALID) naming the file, the key path and where an override came from.
+ */
+export function loadConfig(options: LoadConfigOptions = {}): Config {
+  const { file, env = process.env, flags = {} } = options;
+  const label = file ?? '(no config file)';
+  const raw = file === undefined ? {} : readConfigFile(file);
+  const origins = new Map<string, string>();
+  const override = (path: readonly string[], value: unknown, origin: string): void => {
+    setPath(raw, path, value);
+    origins.set(path.join('.'), origin);
+  };
+  for (const o of ENV_OVERRIDES) {
+    const v = env[o.env];
+    if (v === undefined || v.trim() === '') continue; // an empty variable means "not set", as shells make it easy to export one
+    override(o.path, coerce(v.trim(), o.type, o.env), o.env);
+  }
+  if (flags.host !== undefined) override(['server', 'host'], flags.host, '--host');
+  if (flags.port !== undefined) override(['server', 'port'], typeof flags.port === 'number' ? flags.port : coerce(flags.port, 'int', '--port'), '--port');
+
+  const result = ConfigSchema.safeParse(raw);
+  if (!result.success) {
+    const lines = formatIssues(result.error, origins);
+    throw new ConfigError('E_CONFIG_INVALID', `invalid configuration ${label}:\n  ${lines.join('\n  ')}`);
+  }
+  return deepFreeze(result.data);
+}
+
+function readConfigFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError('E_CONFIG_INVALID', `cannot read config file ${file}: ${errorMessage(e)}`, { cause: e });
+  }
+  let doc: unknown;
+  try {
+    // JSON is YAML 1.2, so one parser reads both. Duplicate keys are errors (uniqueKeys), never last-wins.
+    doc = parseYaml(text, { uniqueKeys: true, maxAliasCount: 1000 });
+  } catch (e) {
+    if (e instanceof YAMLParseError) {
+      // Only the first line of yaml's message: the rest is a code frame that would print the offending line
+      // of the file into the log, camera passwords included.
+      const pos = e.linePos?.[0];
+      const msg = e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
+      throw new ConfigError('E_CONFIG_INVALID', `${file}${pos ? `:${pos.line}:${pos.col}` : ''}: YAML syntax error${pos ? ` at line ${pos.line}, column ${pos.col}` : ''}: ${msg}`, { cause: e });
+    }
+    throw new ConfigError('E_CONFIG_INVALID', `${file}: cannot parse: ${errorMessage(e)}`, { cause: e });
+  }
+  if (doc === null || doc === undefined) return {}; // an empty file (or only comments) means all defaults
+  if (!isPlainObject(doc)) throw new ConfigError('E_CONFIG_INVALID', `invalid configuration ${file}:\n  (root): expected a mapping of sections (server, inference, webrtc, streams, demo)`);
+  return doc;
+}
+
+function coerce(v: string, type: Coerce, name: string): unknown {
+  const bad = (what: string): never => {
+    throw new ConfigError('E_CONFIG_INVALID', `invalid configuration: ${name}: ${what}`);
+  };
+  switch (type) {
+    case 'string':
+      return v;
+    case 'int':
+      return /^-?\d+$/.test(v) ? Number(v) : bad(`expected an integer, got "${v}"`);
+    case 'bool':
+    case 'demo': {
+      const s = v.toLowerCase();
+      if (['true', '1', 'yes', 'on'].includes(s)) return true;
+      if (['false', '0', 'no', 'off'].includes(s)) return false;
+      if (type === 'demo' && s === 'auto') return 'auto';
+      return bad(`expected ${type === 'demo' ? 'auto, ' : ''}true or false, got "${v}"`);
+    }
+    case 'list':
+      return v.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+    case 'json': {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(v);
+      } catch (e) {
+        // V8's message quotes the input, which may hold TURN credentials: keep only the position.
+        const at = /position (\d+)/.exec(errorMessage(e))?.[1];
+        return bad(`not valid JSON${at ? ` (at character ${at})` : ''}; expected e.g. [{"urls":"turn:turn.example.org:3478","username":"u","credential":"p"}]`);
+      }
+      return isPlainObject(parsed) ? [parsed] : parsed; // one server object is accepted as a list of one
+    }
+  }
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Sets raw[path] = value, creating sections; a non-object in the way is left for the schema to report. */
+function setPath(raw: Record<string, unknown>, path: readonly string[], value: unknown): void {
+  let node = raw;
+  for (const key of path.slice(0, -1)) {
+    if (node[key] === undefined || node[key] === null) node[key] = {};
+    const next = node[key];
+    if (!isPlainObject(next)) return;
+    node = next;
+  }
+  node[path[path.length - 1]] = value;
+}
+
+/** Freezes an object graph in place (config holds only plain objects and arrays). */
+export function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
