@@ -11,6 +11,9 @@ const HELP = `facecast — real-time face and group-emotion analytics
 Usage: facecast <command> [options]
 
 Commands:
+  serve [--config FILE] [--host H] [--port N]
+                                   the live server: cameras in, analysed faces and group emotion out (REST API,
+                                   web page); the built-in demo stream runs when no camera is configured
   models list|build|verify         show, convert (TF.js → ONNX) and check the face models
   analyze INPUT...                 faces, emotions and group emotion of videos/images → CSV, JSONL, ASS,
                                    annotated MP4, summary (JSON + HTML)
@@ -56,10 +59,10 @@ async function main(argv: string[]): Promise<number> {
       const { analyzeCommand } = await import('./cli/analyze.js');
       return analyzeCommand(rest);
     }
-    case 'serve':
-      // Named here so that `npm start` explains itself instead of reporting an unknown command.
-      process.stderr.write(`facecast: \`${cmd}\` is not available in this version yet (see README, Status)\n`);
-      return 3;
+    case 'serve': {
+      const { serveCommand } = await import('./cli/serve.js');
+      return serveCommand(rest);
+    }
     default:
       throw new UsageError(`unknown command "${cmd}"; run \`facecast --help\``);
   }

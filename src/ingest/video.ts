@@ -35,6 +35,8 @@ export interface VideoSourceOptions {
   sampling?: 'auto' | 'exact';
   /** Network inputs: fail when no data arrives for this long (default 10 000 ms). */
   timeoutMs?: number;
+  /** RTSP transport: 'tcp' (default; no losses through NAT and firewalls) or 'udp' (lower latency on a LAN). */
+  rtspTransport?: 'tcp' | 'udp';
   /** Also deliver each frame letterboxed into a square of this side (the detector's input), made by swscale. */
   letterbox?: number;
 }
@@ -164,7 +166,7 @@ export class VideoSource implements AsyncDisposable {
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     const us = String((opts.timeoutMs ?? 10_000) * 1000);
     // TCP for RTSP: analysis wants every packet more than it wants UDP's lower latency.
-    const dict = network ? Dictionary.fromObject({ rw_timeout: us, timeout: us, rtsp_transport: 'tcp' }) : null;
+    const dict = network ? Dictionary.fromObject({ rw_timeout: us, timeout: us, rtsp_transport: opts.rtspTransport ?? 'tcp' }) : null;
     let opened = false;
     let cc: CodecContext | null = null;
     const check = (ret: number, what: string): void => {

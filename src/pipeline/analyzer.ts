@@ -44,6 +44,14 @@ const FORGET_AFTER_SEC = 5;
 
 export class FrameAnalyzer {
   readonly detectEvery: number;
+  /**
+   * Detection is scheduled by time, `detectEvery` frame periods apart: at a steady rate that is every N frames,
+   * and when a live stream drops frames (analysis slower than the camera) detection still runs ~5 times per
+   * second of video instead of stretching out until the tracker loses fast faces.
+   */
+  readonly detectIntervalSec: number;
+  #lastDetectTs = -Infinity;
+  readonly #halfFrame: number;
   readonly tracker: FaceTracker;
   readonly groups: GroupAggregator;
   readonly budget: ClassificationBudget;
@@ -55,6 +63,9 @@ export class FrameAnalyzer {
     this.#engine = engine;
     this.detectEvery = opts.detectEvery ?? defaultDetectEvery(opts.fps);
     if (!Number.isInteger(this.detectEvery) || this.detectEvery < 1) throw new TypeError('detectEvery must be an integer >= 1');
+    if (!(opts.fps > 0)) throw new TypeError('fps must be > 0');
+    this.detectIntervalSec = this.detectEvery / opts.fps;
+    this.#halfFrame = 0.5 / opts.fps;
     this.tracker = new FaceTracker(opts.tracker);
     this.budget = new ClassificationBudget(opts.budget);
     this.groups = new GroupAggregator({ ...opts.groups, zones: opts.zones ?? [] });
@@ -65,7 +76,9 @@ export class FrameAnalyzer {
    * provides it) are only read during the call.
    */
   async process(frame: number, ts: number, image: RgbImage, signal?: AbortSignal, letterbox?: RgbImage): Promise<FrameRecord> {
-    const detect = this.stats.frames % this.detectEvery === 0;
+    // ts < last: a new timeline (e.g. a source restarted); detect at once
+    const detect = ts < this.#lastDetectTs || ts - this.#lastDetectTs >= this.detectIntervalSec - this.#halfFrame;
+    if (detect) this.#lastDetectTs = ts;
     this.stats.frames++;
     let tracks: TrackSnapshot[];
     if (detect) {

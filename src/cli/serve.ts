@@ -1,0 +1,107 @@
+/**
+ * `facecast serve`: the live server. Loads the config (file < environment < flags), starts the shared
+ * FaceEngine, runs every configured stream (or the built-in demo stream when none is configured), and serves
+ * the REST API and the web page. SIGINT/SIGTERM stop ingest, close the streams and exit 0 in bounded time.
+ */
+import { createServer } from 'node:http';
+import { join } from 'node:path';
+import express from 'express';
+import { Logger } from '../core/log.js';
+import { errorMessage } from '../core/errors.js';
+import { FaceEngine, envManifests } from '../inference/engine.js';
+import { configureFfmpegLog } from '../ingest/ffmpeg-log.js';
+import { PROJECT_ROOT } from '../models/manifest.js';
+import { StreamConfigSchema, loadConfig, type Config } from '../server/config.js';
+import { StreamRegistry } from '../server/registry.js';
+import { RuntimeHandle } from '../server/stream-handle.js';
+import { streamsApi } from '../server/api.js';
+import { errorHandler, notFoundHandler } from '../server/http-errors.js';
+import { ensureDemoClip } from '../server/demo.js';
+import { parseCommandArgs } from './args.js';
+
+const log = new Logger('Serve');
+
+const HELP = `Usage: facecast serve [--config FILE] [--host H] [--port N]
+
+Runs the live server (default http://127.0.0.1:8080): the streams of the config file, or the built-in demo
+stream when none are configured, the REST API (/api/streams, /healthz, /readyz) and the web page.
+Environment variables override the file and flags override both: see docs/config.md.
+`;
+
+/** How long shutdown may take before the process exits anyway (ms). */
+const SHUTDOWN_MS = 8000;
+
+export async function serveCommand(argv: string[]): Promise<number> {
+  const { values: v } = parseCommandArgs('serve', {
+    args: argv,
+    options: { config: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
+  if (v.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const config = loadConfig({ file: v.config, flags: { host: v.host, port: v.port } });
+  configureFfmpegLog();
+  const engine = await FaceEngine.create({
+    manifests: [...envManifests(), ...config.inference.manifests],
+    provider: config.inference.provider,
+    detectorThreads: config.inference.threads,
+    classifierThreads: config.inference.threads,
+    classifier: { race: config.inference.race, tta: config.inference.tta },
+    // The tracker's second stage uses detections down to 0.3 to keep tracks alive.
+    detector: { minScore: 0.3 },
+  });
+  const registry = new StreamRegistry({ factory: (c) => new RuntimeHandle(engine, c), ready: () => ({ ready: !engine.closed }) });
+  for (const s of config.streams) await registry.add(s);
+  if (wantsDemo(config)) {
+    const clip = await ensureDemoClip();
+    await registry.add(StreamConfigSchema.parse({ id: 'demo', name: 'Demo (photos from npm)', source: clip }));
+  }
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(express.static(join(PROJECT_ROOT, 'web'), { index: 'index.html' }));
+  app.use(streamsApi(registry, { bodyLimit: config.server.bodyLimit }));
+  app.use(notFoundHandler);
+  app.use(errorHandler);
+  const server = createServer(app);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.server.port, config.server.host, () => resolve());
+  });
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : config.server.port;
+  process.stderr.write(`facecast: serving http://${config.server.host}:${port}/ (${registry.list().length} stream${registry.list().length === 1 ? '' : 's'})\n`);
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string): void => {
+      if (stopping) return;
+      stopping = true;
+      log.info(`stop() on ${signal}`);
+      const force = setTimeout(() => {
+        log.warn('stop() took too long; exiting anyway');
+        resolve(0);
+      }, SHUTDOWN_MS);
+      force.unref();
+      void (async () => {
+        try {
+          server.closeAllConnections();
+          await new Promise<void>((r) => server.close(() => r()));
+          await registry.close();
+          await engine.close();
+        } catch (e) {
+          log.error(`stop() ${errorMessage(e)}`);
+        }
+        clearTimeout(force);
+        resolve(0);
+      })();
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+}
+
+function wantsDemo(c: Config): boolean {
+  return c.demo.enabled === true || (c.demo.enabled === 'auto' && c.streams.length === 0);
+}

@@ -1,0 +1,85 @@
+/**
+ * The registry's StreamHandle for a real stream: a StreamRuntime (LiveSource → FrameAnalyzer) on the shared
+ * FaceEngine, its status in the API's terms, the latest groups and an annotated snapshot. A config change that
+ * affects ingest or analysis restarts the runtime; a name change does not.
+ */
+import { fileURLToPath } from 'node:url';
+import type { GroupRecord } from '../core/records.js';
+import type { FaceEngine } from '../inference/engine.js';
+import { StreamRuntime } from '../pipeline/stream.js';
+import { annotatedJpeg } from '../broadcast/snapshot.js';
+import type { StreamConfig } from './config.js';
+import type { StreamHandle } from './registry.js';
+import type { StreamStatus } from './service.js';
+
+/** Keys whose change needs a new runtime. */
+const RESTART_KEYS = ['source', 'detectSource', 'rtspTransport', 'fps', 'detectEvery', 'zones', 'enabled'] as const;
+
+function sourceUrl(source: string): string {
+  return source.startsWith('file://') ? fileURLToPath(source) : source;
+}
+
+export class RuntimeHandle implements StreamHandle {
+  readonly #engine: FaceEngine;
+  #config: StreamConfig;
+  #runtime: StreamRuntime | undefined;
+
+  constructor(engine: FaceEngine, config: StreamConfig) {
+    this.#engine = engine;
+    this.#config = config;
+    if (config.enabled) this.#runtime = this.#start(config);
+  }
+
+  #start(c: StreamConfig): StreamRuntime {
+    return new StreamRuntime(this.#engine, sourceUrl(c.source), {
+      id: c.id,
+      source: { fps: c.fps, rtspTransport: c.rtspTransport },
+      analyzer: { detectEvery: c.detectEvery, zones: c.zones },
+    }).start();
+  }
+
+  status(): StreamStatus {
+    const r = this.#runtime;
+    if (!r) return { state: 'stopped', inputFps: 0, outputFps: 0, latencyMs: 0, viewers: 0, faces: 0, framesReceived: 0, framesDropped: 0 };
+    const s = r.status();
+    const out: StreamStatus = {
+      state: s.state === 'closed' ? 'stopped' : s.state,
+      inputFps: s.inputFps,
+      // Until video output lands, "output" is the analysed rate: what viewers of records and snapshots get.
+      outputFps: s.analysedFps,
+      latencyMs: s.latencyMs,
+      viewers: 0,
+      faces: s.faces,
+      framesReceived: s.framesReceived,
+      framesDropped: s.framesDropped,
+    };
+    if (s.lastError) out.lastError = s.lastError;
+    return out;
+  }
+
+  groups(): GroupRecord[] {
+    return this.#runtime?.latestRecord?.groups ?? [];
+  }
+
+  async snapshot(): Promise<Uint8Array | undefined> {
+    const frame = this.#runtime?.latestFrame;
+    if (!frame) return undefined;
+    return annotatedJpeg(frame.image, this.#runtime?.latestRecord);
+  }
+
+  async update(config: StreamConfig): Promise<void> {
+    const prev = this.#config;
+    this.#config = config;
+    if (!RESTART_KEYS.some((k) => JSON.stringify(prev[k]) !== JSON.stringify(config[k]))) return;
+    const old = this.#runtime;
+    this.#runtime = undefined;
+    await old?.close();
+    if (config.enabled) this.#runtime = this.#start(config);
+  }
+
+  async close(): Promise<void> {
+    const r = this.#runtime;
+    this.#runtime = undefined;
+    await r?.close();
+  }
+}

@@ -1,0 +1,66 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+interface StreamsBody {
+  streams: { id: string; status: { state: string; faces: number; framesReceived: number; inputFps: number } }[];
+}
+
+test('facecast serve: with no streams configured the demo stream runs, is analysed and served; SIGTERM exits 0', async () => {
+  const cache = mkdtempSync(join(tmpdir(), 'fc-serve-'));
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve', '--port', '0'], {
+    env: { ...process.env, FACECAST_LOG: 'warn', FACECAST_MODEL_CACHE: cache },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  try {
+    let base = '';
+    for (let i = 0; i < 600 && !base; i++) {
+      base = /serving (http:\/\/127\.0\.0\.1:\d+)\//.exec(stderr)?.[1] ?? '';
+      if (!base) await sleep(100);
+    }
+    assert.ok(base, `server did not start: ${stderr}`);
+    assert.equal((await fetch(`${base}/healthz`)).status, 200);
+    assert.equal((await fetch(`${base}/readyz`)).status, 200);
+
+    // the demo stream is analysed: faces appear within a few seconds
+    let demo: StreamsBody['streams'][number] | undefined;
+    for (let i = 0; i < 100; i++) {
+      const body = (await (await fetch(`${base}/api/streams`)).json()) as StreamsBody;
+      demo = body.streams.find((s) => s.id === 'demo');
+      if (demo && demo.status.state === 'streaming' && demo.status.faces > 0 && demo.status.inputFps >= 20) break;
+      await sleep(100);
+    }
+    assert.ok(demo, 'a demo stream exists');
+    assert.equal(demo.status.state, 'streaming');
+    assert.ok(demo.status.faces >= 2, `faces ${demo.status.faces}`);
+    assert.ok(demo.status.inputFps > 15 && demo.status.inputFps < 35, `input ${demo.status.inputFps} fps (the clip plays in real time at 25)`);
+
+    const snap = await fetch(`${base}/api/streams/demo/snapshot.jpg`);
+    assert.equal(snap.status, 200);
+    assert.equal(snap.headers.get('content-type'), 'image/jpeg');
+    const jpeg = new Uint8Array(await snap.arrayBuffer());
+    assert.deepEqual([...jpeg.subarray(0, 3)], [0xff, 0xd8, 0xff]);
+
+    const groups = (await (await fetch(`${base}/api/streams/demo/groups`)).json()) as { groups: { kind: string; faceCount: number; emotion: number[]; cohesion: number }[] };
+    const scene = groups.groups.find((g) => g.kind === 'scene');
+    assert.ok(scene && scene.faceCount >= 2);
+    assert.ok(Math.abs(scene.emotion.reduce((a, b) => a + b, 0) - 1) < 1e-3);
+    assert.ok(scene.cohesion >= 0 && scene.cohesion <= 1);
+
+    const page = await fetch(`${base}/`);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /<title>facecast<\/title>/);
+  } finally {
+    child.kill('SIGTERM');
+    const code = await Promise.race([exited, sleep(15_000).then(() => 'timeout' as const)]);
+    if (code === 'timeout') child.kill('SIGKILL');
+    assert.equal(code, 0, `exit code after SIGTERM; stderr: ${stderr.slice(-2000)}`);
+  }
+});
