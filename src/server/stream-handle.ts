@@ -4,7 +4,9 @@
  * affects ingest or analysis restarts the runtime; a name change does not.
  */
 import { fileURLToPath } from 'node:url';
-import type { GroupRecord } from '../core/records.js';
+import type { FrameRecord, GroupRecord } from '../core/records.js';
+import { TypedEmitter } from '../core/emitter.js';
+import type { LiveFrame } from '../ingest/live.js';
 import type { FaceEngine } from '../inference/engine.js';
 import { StreamRuntime } from '../pipeline/stream.js';
 import { annotatedJpeg } from '../broadcast/snapshot.js';
@@ -19,23 +21,45 @@ function sourceUrl(source: string): string {
   return source.startsWith('file://') ? fileURLToPath(source) : source;
 }
 
-export class RuntimeHandle implements StreamHandle {
+export interface RuntimeHandleEvents {
+  /** Every analysed frame of the stream, across runtime restarts (config changes, re-enabling). */
+  record: [record: FrameRecord];
+  /** The stream was removed (the registry closed its handle). */
+  close: [];
+}
+
+export class RuntimeHandle extends TypedEmitter<RuntimeHandleEvents> implements StreamHandle {
+  readonly id: string;
   readonly #engine: FaceEngine;
   #config: StreamConfig;
   #runtime: StreamRuntime | undefined;
 
   constructor(engine: FaceEngine, config: StreamConfig) {
+    super();
+    this.id = config.id;
     this.#engine = engine;
     this.#config = config;
     if (config.enabled) this.#runtime = this.#start(config);
   }
 
   #start(c: StreamConfig): StreamRuntime {
-    return new StreamRuntime(this.#engine, sourceUrl(c.source), {
+    const r = new StreamRuntime(this.#engine, sourceUrl(c.source), {
       id: c.id,
       source: { fps: c.fps, rtspTransport: c.rtspTransport },
       analyzer: { detectEvery: c.detectEvery, zones: c.zones },
-    }).start();
+    });
+    // Consumers (live data, video) subscribe to the handle, which outlives its runtimes.
+    r.on('record', (rec) => this.safeEmit('record', rec));
+    return r.start();
+  }
+
+  /** The frame the latest record was computed from (its own buffer), for video and snapshots. */
+  get latestFrame(): LiveFrame | undefined {
+    return this.#runtime?.latestFrame;
+  }
+
+  get latestRecord(): FrameRecord | undefined {
+    return this.#runtime?.latestRecord;
   }
 
   status(): StreamStatus {
@@ -81,5 +105,7 @@ export class RuntimeHandle implements StreamHandle {
     const r = this.#runtime;
     this.#runtime = undefined;
     await r?.close();
+    this.safeEmit('close');
+    this.removeAllListeners();
   }
 }
