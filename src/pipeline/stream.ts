@@ -107,7 +107,8 @@ export class StreamRuntime extends TypedEmitter<StreamRuntimeEvents> implements 
     return this.#latest;
   }
 
-  /** The frame the latest record was computed from (its own buffer: safe to keep and encode). */
+  /** The frame the latest record was computed from. Valid until the next `record` event (its buffers are then
+   *  reused): copy it before awaiting anything. */
   get latestFrame(): LiveFrame | undefined {
     return this.#latestFrame;
   }
@@ -178,7 +179,10 @@ export class StreamRuntime extends TypedEmitter<StreamRuntimeEvents> implements 
       this.framesAnalysed++;
       this.#meter.add(now);
       this.#latest = record;
+      // Readers of the previous frame (snapshots, video) copy it synchronously, so its buffers can be reused now.
+      const previous = this.#latestFrame;
       this.#latestFrame = frame;
+      if (previous) this.source.recycle(previous);
       this.safeEmit('record', record);
     }
   }

@@ -53,7 +53,8 @@ export class RuntimeHandle extends TypedEmitter<RuntimeHandleEvents> implements 
     return r.start();
   }
 
-  /** The frame the latest record was computed from (its own buffer), for video and snapshots. */
+  /** The frame the latest record was computed from, for video and snapshots. Valid until the next `record`
+   *  event (its buffers are then reused): copy it before awaiting anything. */
   get latestFrame(): LiveFrame | undefined {
     return this.#runtime?.latestFrame;
   }
