@@ -17,6 +17,8 @@ import { RuntimeHandle } from '../server/stream-handle.js';
 import { streamsApi } from '../server/api.js';
 import { errorHandler, notFoundHandler } from '../server/http-errors.js';
 import { ensureDemoClip } from '../server/demo.js';
+import { WhepService } from '../broadcast/webrtc/whep.js';
+import { whepRouter } from '../broadcast/webrtc/routes.js';
 import { parseCommandArgs } from './args.js';
 
 const log = new Logger('Serve');
@@ -51,7 +53,20 @@ export async function serveCommand(argv: string[]): Promise<number> {
     // The tracker's second stage uses detections down to 0.3 to keep tracks alive.
     detector: { minScore: 0.3 },
   });
-  const registry = new StreamRegistry({ factory: (c) => new RuntimeHandle(engine, c), ready: () => ({ ready: !engine.closed }) });
+  // Running streams by id, for the video service (WHEP viewers attach to a stream's analysed frames).
+  const handles = new Map<string, RuntimeHandle>();
+  const whep = new WhepService({ lookup: (id) => handles.get(id), webrtc: config.webrtc });
+  const registry = new StreamRegistry({
+    factory: (c) => {
+      const h = new RuntimeHandle(engine, c, { viewers: () => whep.viewerCount(c.id) });
+      handles.set(c.id, h);
+      h.on('close', () => {
+        if (handles.get(c.id) === h) handles.delete(c.id);
+      });
+      return h;
+    },
+    ready: () => ({ ready: !engine.closed }),
+  });
   for (const s of config.streams) await registry.add(s);
   if (wantsDemo(config)) {
     const clip = await ensureDemoClip();
@@ -62,6 +77,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
   app.disable('x-powered-by');
   app.use(express.static(join(PROJECT_ROOT, 'web'), { index: 'index.html' }));
   app.use(streamsApi(registry, { bodyLimit: config.server.bodyLimit }));
+  app.use(whepRouter(whep));
   app.use(notFoundHandler);
   app.use(errorHandler);
   const server = createServer(app);
@@ -88,6 +104,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
         try {
           server.closeAllConnections();
           await new Promise<void>((r) => server.close(() => r()));
+          await whep.close();
           await registry.close();
           await engine.close();
         } catch (e) {

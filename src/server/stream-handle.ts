@@ -34,9 +34,13 @@ export class RuntimeHandle extends TypedEmitter<RuntimeHandleEvents> implements 
   #config: StreamConfig;
   #runtime: StreamRuntime | undefined;
 
-  constructor(engine: FaceEngine, config: StreamConfig) {
+  readonly #viewers: () => number;
+
+  /** `viewers`: how many WebRTC viewers watch this stream (owned by the video service). */
+  constructor(engine: FaceEngine, config: StreamConfig, opts: { viewers?: () => number } = {}) {
     super();
     this.id = config.id;
+    this.#viewers = opts.viewers ?? (() => 0);
     this.#engine = engine;
     this.#config = config;
     if (config.enabled) this.#runtime = this.#start(config);
@@ -65,15 +69,15 @@ export class RuntimeHandle extends TypedEmitter<RuntimeHandleEvents> implements 
 
   status(): StreamStatus {
     const r = this.#runtime;
-    if (!r) return { state: 'stopped', inputFps: 0, outputFps: 0, latencyMs: 0, viewers: 0, faces: 0, framesReceived: 0, framesDropped: 0 };
+    if (!r) return { state: 'stopped', inputFps: 0, outputFps: 0, latencyMs: 0, viewers: this.#viewers(), faces: 0, framesReceived: 0, framesDropped: 0 };
     const s = r.status();
     const out: StreamStatus = {
       state: s.state === 'closed' ? 'stopped' : s.state,
       inputFps: s.inputFps,
-      // Until video output lands, "output" is the analysed rate: what viewers of records and snapshots get.
+      // Video goes out once per analysed frame (the overlay needs the record), so output = analysed rate.
       outputFps: s.analysedFps,
       latencyMs: s.latencyMs,
-      viewers: 0,
+      viewers: this.#viewers(),
       faces: s.faces,
       framesReceived: s.framesReceived,
       framesDropped: s.framesDropped,

@@ -1,0 +1,51 @@
+/**
+ * WHEP endpoints (draft-ietf-wish-whep, non-trickle):
+ *   POST   /whep/:stream            body = SDP offer (application/sdp, ≤ 64 KB) → 201, SDP answer, Location
+ *   DELETE /whep/:stream/:session   → 204
+ * Errors are HttpErrors, rendered as JSON by the app's error handler (400 bad SDP, 404 unknown stream or
+ * session, 413 too large, 415 not application/sdp).
+ */
+import express, { Router } from 'express';
+import { HttpError } from '../../server/http-errors.js';
+import type { WhepService } from './whep.js';
+
+/** An SDP offer is a few KB; anything near this is not one. */
+export const MAX_OFFER_BYTES = 64 * 1024;
+
+export function whepRouter(service: WhepService): Router {
+  const router = Router();
+  // Parses every body as text so the content type can be checked here (→ 415) rather than silently ignored.
+  const text = express.text({ type: () => true, limit: MAX_OFFER_BYTES });
+
+  router.post('/whep/:stream', (req, _res, next) => {
+    if (!req.is('application/sdp')) {
+      next(new HttpError('E_UNSUPPORTED_MEDIA_TYPE', 'a WHEP offer must be sent as Content-Type: application/sdp'));
+      return;
+    }
+    next();
+  }, text, async (req, res) => {
+    const stream = req.params.stream;
+    const offer: unknown = req.body;
+    if (typeof offer !== 'string' || offer.length === 0) throw new HttpError('E_VALIDATION', 'empty SDP offer');
+    const { sessionId, answerSdp } = await service.createSession(stream, offer);
+    res
+      .status(201)
+      .location(`/whep/${encodeURIComponent(stream)}/${sessionId}`)
+      .type('application/sdp')
+      .send(answerSdp);
+  });
+
+  router.delete('/whep/:stream/:session', async (req, res) => {
+    const viewer = service.session(req.params.session);
+    if (!viewer || viewer.streamId !== req.params.stream) throw new HttpError('E_NOT_FOUND', `no WHEP session "${req.params.session}" on stream "${req.params.stream}"`);
+    await service.deleteSession(req.params.session);
+    res.status(204).end();
+  });
+
+  // Trickle ICE and ICE restarts (PATCH) are not supported: candidates are all in the answer.
+  router.patch('/whep/:stream/:session', (_req, _res, next) => {
+    next(new HttpError('E_VALIDATION', 'trickle ICE is not supported: all candidates are in the answer'));
+  });
+
+  return router;
+}

@@ -1,0 +1,250 @@
+/**
+ * WHEP viewers (WebRTC-HTTP Egress Protocol, non-trickle): each viewer is one werift RTCPeerConnection with one
+ * sendonly H.264 transceiver. Every viewer of a stream receives the same encode: one StreamBroadcast per stream
+ * annotates each analysed frame once, encodes it once (LiveEncoder) and fans the RTP payloads out.
+ *
+ * ICE comes only from the config: werift otherwise asks stun.l.google.com for a server-reflexive candidate (and
+ * waits up to 5 s for it) even with `iceServers: []`, so the STUN server of each ICE connection is overwritten
+ * with the configured one (or none) before gathering. `hostAddresses` (e.g. 127.0.0.1, which werift filters out
+ * by default) become the only host candidates.
+ *
+ * Fan-out never waits on a viewer: each viewer's packets go to its own sender without awaiting; a viewer with
+ * too many sends still in flight skips frames (and restarts at the next IDR), the others are not affected.
+ */
+import { randomUUID } from 'node:crypto';
+import { RTCPeerConnection, RTCRtpCodecParameters, RtpHeader, RtpPacket } from 'werift';
+import type { PeerConfig, RTCRtpSender, RtcpPacket } from 'werift';
+import { Logger } from '../../core/log.js';
+import { errorMessage } from '../../core/errors.js';
+import { HttpError } from '../../server/http-errors.js';
+import type { Config } from '../../server/config.js';
+import { StreamBroadcast, type AnalysedStream, type BroadcastSink } from '../encoder.js';
+
+export type { AnalysedStream } from '../encoder.js';
+
+const log = new Logger('Whep');
+
+/** The H.264 the LiveEncoder makes: constrained baseline 3.1, FU-A packetisation. */
+const H264 = (): RTCRtpCodecParameters =>
+  new RTCRtpCodecParameters({
+    mimeType: 'video/H264',
+    clockRate: 90000,
+    rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'ccm', parameter: 'fir' }],
+    parameters: 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f',
+  });
+
+/** RTCP payload-specific feedback (RFC 4585): FMT 1 = PLI, FMT 4 = FIR (RFC 5104). */
+const RTCP_PSFB = 206;
+const FMT_PLI = 1;
+const FMT_FIR = 4;
+
+export type WebrtcConfig = Pick<Config['webrtc'], 'iceServers' | 'hostAddresses'>;
+
+export interface WhepServiceOptions {
+  /** The stream behind an id, or undefined when there is none (→ 404). */
+  lookup: (streamId: string) => AnalysedStream | undefined;
+  webrtc?: Partial<WebrtcConfig>;
+  /** Nominal encode rate (default 25). */
+  fps?: number;
+  /** A viewer whose peer is not connected after this long is dropped, ms (default 15000). */
+  connectTimeoutMs?: number;
+}
+
+/** One viewer: its peer, its sender and where it is in the shared stream. */
+export class WhepViewer implements BroadcastSink {
+  readonly id = randomUUID();
+  readonly streamId: string;
+  readonly pc: RTCPeerConnection;
+  readonly sender: RTCRtpSender;
+  /** Set once the peer is connected: only then are packets sent. */
+  connected = false;
+  /** False until the viewer's first IDR went out (and again after it fell behind). */
+  started = false;
+  /** RTP packets handed to the sender and not yet sent. */
+  inFlight = 0;
+  framesSent = 0;
+  framesSkipped = 0;
+  readonly createdAt = performance.now();
+  firstFrameAt: number | undefined;
+  #seq = Math.floor(Math.random() * 0x10000);
+  #closed = false;
+
+  constructor(streamId: string, pc: RTCPeerConnection, sender: RTCRtpSender) {
+    this.streamId = streamId;
+    this.pc = pc;
+    this.sender = sender;
+  }
+
+  /** Sends one packet without waiting; the sender rewrites SSRC and payload type. */
+  send(payload: Buffer, timestamp: number, marker: boolean): void {
+    const header = new RtpHeader({ payloadType: 96, sequenceNumber: this.#seq, timestamp, marker });
+    this.#seq = (this.#seq + 1) & 0xffff;
+    this.inFlight++;
+    this.sender
+      .sendRtp(new RtpPacket(header, payload))
+      .catch((e: unknown) => log.debug(`viewer ${this.id}: send failed: ${errorMessage(e)}`))
+      .finally(() => this.inFlight--);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.pc.close().catch((e: unknown) => log.debug(`viewer ${this.id}: close: ${errorMessage(e)}`));
+  }
+}
+
+export class WhepService {
+  readonly #opts: WhepServiceOptions;
+  readonly #broadcasts = new Map<string, StreamBroadcast>();
+  readonly #viewers = new Map<string, WhepViewer>();
+  #closed = false;
+
+  constructor(opts: WhepServiceOptions) {
+    this.#opts = opts;
+  }
+
+  /** Viewers attached to a stream (connecting or playing). */
+  viewerCount(streamId: string): number {
+    return this.#broadcasts.get(streamId)?.sinks.size ?? 0;
+  }
+
+  /** The viewer behind a session id (for stats and tests). */
+  session(sessionId: string): WhepViewer | undefined {
+    return this.#viewers.get(sessionId);
+  }
+
+  /** The shared encoder state of a stream, while it has viewers. */
+  broadcast(streamId: string): StreamBroadcast | undefined {
+    return this.#broadcasts.get(streamId);
+  }
+
+  /**
+   * Answers a WHEP offer: a sendonly H.264 peer whose answer carries every candidate (gathering is complete).
+   * @throws HttpError E_NOT_FOUND (unknown stream), E_VALIDATION (not an SDP offer, no H.264 video), E_UNAVAILABLE (closed)
+   */
+  async createSession(streamId: string, offerSdp: string): Promise<{ sessionId: string; answerSdp: string }> {
+    if (this.#closed) throw new HttpError('E_UNAVAILABLE', 'the WHEP service is closed');
+    const stream = this.#opts.lookup(streamId);
+    if (!stream) throw new HttpError('E_NOT_FOUND', `no stream "${streamId}"`);
+    checkOffer(offerSdp);
+    const pc = new RTCPeerConnection(this.#peerConfig());
+    const transceiver = pc.addTransceiver('video', { direction: 'sendonly' });
+    const viewer = new WhepViewer(streamId, pc, transceiver.sender);
+    try {
+      try {
+        await pc.setRemoteDescription({ type: 'offer', sdp: offerSdp });
+      } catch (e) {
+        throw new HttpError('E_VALIDATION', `invalid SDP offer: ${errorMessage(e)}`, { cause: e });
+      }
+      this.#pinStunServer(pc);
+      await pc.setLocalDescription(await pc.createAnswer()); // gathers every candidate before it resolves
+      const answerSdp = pc.localDescription?.sdp;
+      if (!answerSdp) throw new Error('werift produced no answer');
+      if (!/^m=video [1-9]/m.test(answerSdp)) throw new HttpError('E_VALIDATION', 'the offer has no H.264 (packetization-mode=1) video this server can send');
+      if (this.#closed) throw new HttpError('E_UNAVAILABLE', 'the WHEP service is closed');
+      this.#attach(viewer, stream);
+      return { sessionId: viewer.id, answerSdp };
+    } catch (e) {
+      await viewer.close();
+      throw e;
+    }
+  }
+
+  /** Ends a session; false when there was none. */
+  async deleteSession(sessionId: string): Promise<boolean> {
+    const viewer = this.#viewers.get(sessionId);
+    if (!viewer) return false;
+    this.#viewers.delete(sessionId);
+    const b = this.#broadcasts.get(viewer.streamId);
+    if (b) {
+      b.detach(viewer);
+      if (b.sinks.size === 0) {
+        // No viewers, no encode: the broadcast stops listening and frees its encoder.
+        this.#broadcasts.delete(viewer.streamId);
+        b.close();
+      }
+    }
+    await viewer.close();
+    return true;
+  }
+
+  /** Closes every peer and encoder. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.all([...this.#viewers.keys()].map((id) => this.deleteSession(id)));
+    for (const b of this.#broadcasts.values()) b.close();
+    this.#broadcasts.clear();
+  }
+
+  #attach(viewer: WhepViewer, stream: AnalysedStream): void {
+    this.#viewers.set(viewer.id, viewer);
+    let b = this.#broadcasts.get(viewer.streamId);
+    if (!b) {
+      b = new StreamBroadcast(viewer.streamId, stream, { fps: this.#opts.fps ?? 25 });
+      this.#broadcasts.set(viewer.streamId, b);
+    }
+    b.attach(viewer);
+    const broadcast = b;
+    const { pc } = viewer;
+    const timer = setTimeout(() => {
+      if (!viewer.connected) void this.deleteSession(viewer.id);
+    }, this.#opts.connectTimeoutMs ?? 15000);
+    timer.unref();
+    pc.connectionStateChange.subscribe((state) => {
+      if (state === 'connected' && !viewer.connected) {
+        viewer.connected = true;
+        clearTimeout(timer);
+        broadcast.requestKeyframe(); // the viewer starts at the next IDR: make it the next frame
+      } else if (state === 'failed' || state === 'closed') {
+        clearTimeout(timer);
+        void this.deleteSession(viewer.id);
+      }
+    });
+    viewer.sender.onRtcp.subscribe((pkt: RtcpPacket) => {
+      if (pkt.type !== RTCP_PSFB) return;
+      const fmt = 'feedback' in pkt ? pkt.feedback.count : -1;
+      if (fmt === FMT_PLI || fmt === FMT_FIR) broadcast.requestKeyframe();
+    });
+  }
+
+  #peerConfig(): Partial<PeerConfig> {
+    const cfg = this.#opts.webrtc ?? {};
+    // werift reads the first stun: and first turn: entry, and only string `urls`: one entry per URL.
+    const iceServers = (cfg.iceServers ?? []).flatMap((s) => (Array.isArray(s.urls) ? s.urls : [s.urls]).map((urls: string) => ({ urls, username: s.username, credential: s.credential })));
+    const hosts = cfg.hostAddresses;
+    return {
+      codecs: { video: [H264()] },
+      headerExtensions: { video: [] },
+      iceServers,
+      // Configured addresses are the only host candidates; otherwise every (IPv4) interface.
+      ...(hosts && hosts.length > 0 ? { iceAdditionalHostAddresses: [...hosts], iceUseIpv4: false, iceUseIpv6: false } : {}),
+    };
+  }
+
+  /** Replaces werift's fallback STUN server (stun.l.google.com) with the configured one, or none. */
+  #pinStunServer(pc: RTCPeerConnection): void {
+    const stun = (this.#opts.webrtc?.iceServers ?? []).flatMap((s) => (Array.isArray(s.urls) ? s.urls : [s.urls])).find((u: string) => u.startsWith('stun:'));
+    const addr = stun ? parseStun(stun) : undefined;
+    for (const t of pc.iceTransports) t.connection.stunServer = addr;
+  }
+}
+
+/** "stun:host:port" → [host, port] (default port 3478). */
+function parseStun(url: string): [string, number] | undefined {
+  const m = /^stun:(\[[^\]]+\]|[^:]+)(?::(\d+))?/.exec(url);
+  if (!m) return undefined;
+  return [m[1].replace(/^\[|\]$/g, ''), m[2] ? Number(m[2]) : 3478];
+}
+
+/** Rejects what is not an SDP offer with H.264 video before any peer is made (400 with a reason). */
+function checkOffer(sdp: string): void {
+  if (!/^v=0\r?\n/.test(sdp)) throw new HttpError('E_VALIDATION', 'the body is not an SDP offer (it must start with "v=0")');
+  if (!/^m=video /m.test(sdp)) throw new HttpError('E_VALIDATION', 'the SDP offer has no video m-line');
+  if (!/^a=rtpmap:\d+ H264\/90000/im.test(sdp)) throw new HttpError('E_VALIDATION', 'the SDP offer has no H.264 video');
+}

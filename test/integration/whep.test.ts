@@ -1,0 +1,186 @@
+/**
+ * WHEP end to end: a real StreamRuntime (FaceEngine on a looped synthetic face clip) → WhepService (annotate,
+ * x264, RTP) → headless Chromium playing through web/whep.js. Loopback only: the server offers a 127.0.0.1 host
+ * candidate and no STUN server, Chromium is given no ICE servers. Every wait is bounded; the browser, the HTTP
+ * server, the service and the runtime are closed in `finally`/`after`.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import express from 'express';
+import { chromium } from 'playwright-core';
+import { FaceEngine } from '../../src/inference/engine.ts';
+import { StreamRuntime } from '../../src/pipeline/stream.ts';
+import { LiveEncoder, RTP_MAX_PAYLOAD } from '../../src/broadcast/encoder.ts';
+import { WhepService } from '../../src/broadcast/webrtc/whep.ts';
+import { whepRouter } from '../../src/broadcast/webrtc/routes.ts';
+import { errorHandler } from '../../src/server/http-errors.ts';
+import { loadSprites, makeSyntheticClip, measureSprites } from '../helpers/synthetic.ts';
+
+const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--allow-loopback-in-peer-connection', '--disable-features=WebRtcHideLocalIpsWithMdns', '--autoplay-policy=no-user-gesture-required'];
+
+const PAGE = `<!doctype html><meta charset="utf-8"><video id="v" muted playsinline autoplay></video><canvas id="c"></canvas>`;
+
+let dir: string;
+let engine: FaceEngine;
+let runtime: StreamRuntime;
+let service: WhepService;
+let server: Server;
+let base: string;
+
+async function until(pred: () => boolean, ms: number, what: string): Promise<void> {
+  const t0 = performance.now();
+  while (!pred()) {
+    if (performance.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'fc-whep-'));
+  engine = await FaceEngine.create({ detector: { minScore: 0.3 } });
+  const clip = join(dir, 'faces.mp4');
+  await makeSyntheticClip(clip, await measureSprites(engine, await loadSprites(110), 110));
+  runtime = new StreamRuntime(engine, clip, { id: 'cam0' }).start();
+  await until(() => (runtime.latestRecord?.faces.length ?? 0) > 0, 20000, 'a record with faces');
+  service = new WhepService({ lookup: (id) => (id === 'cam0' ? runtime : undefined), webrtc: { iceServers: [], hostAddresses: ['127.0.0.1'] } });
+  const app = express();
+  app.get('/test.html', (_req, res) => res.type('html').send(PAGE));
+  app.use(express.static(join(import.meta.dirname, '../../web')));
+  app.use(whepRouter(service));
+  app.use(errorHandler);
+  server = await new Promise<Server>((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+after(async () => {
+  await service?.close();
+  await service?.close(); // idempotent
+  await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
+  await runtime?.close();
+  await engine?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('LiveEncoder: IDR on request, RTP payloads within the MTU, FU-A for large NAL units', async () => {
+  const enc = await LiveEncoder.open(320, 240, { fps: 25 });
+  try {
+    const img = { data: new Uint8Array(320 * 240 * 3), width: 320, height: 240, stride: 960 };
+    const keys: number[] = [];
+    let fua = 0;
+    for (let i = 0; i < 12; i++) {
+      for (let k = 0; k < img.data.length; k++) img.data[k] = (k * 7 + i * 13) & 255;
+      if (i === 6) enc.requestKeyframe();
+      const f = await enc.encode(img, i / 25);
+      assert.ok(f, `frame ${i} encoded`);
+      if (f.keyframe) keys.push(i);
+      assert.equal(f.rtpTimestamp, i * 3600);
+      for (const p of f.payloads) {
+        assert.ok(p.length <= RTP_MAX_PAYLOAD);
+        if ((p[0] & 0x1f) === 28) fua++;
+      }
+      if (f.keyframe) assert.deepEqual(f.payloads.slice(0, 2).map((p) => p[0] & 0x1f), [7, 8], 'SPS and PPS lead every IDR');
+    }
+    assert.deepEqual(keys, [0, 6], 'the first frame and the requested one are IDRs, no others');
+    assert.ok(fua > 0, 'noisy frames are fragmented');
+  } finally {
+    enc.close();
+    enc.close();
+  }
+});
+
+test('WHEP errors: wrong content type 415, garbage SDP 400, unknown stream 404, unknown session 404', async () => {
+  const post = (path: string, body: string, type = 'application/sdp') => fetch(base + path, { method: 'POST', headers: { 'Content-Type': type }, body, signal: AbortSignal.timeout(5000) });
+  let r = await post('/whep/cam0', '{}', 'application/json');
+  assert.equal(r.status, 415);
+  assert.equal(((await r.json()) as { error: { code: string } }).error.code, 'E_UNSUPPORTED_MEDIA_TYPE');
+  r = await post('/whep/cam0', 'this is not sdp');
+  assert.equal(r.status, 400);
+  assert.equal(((await r.json()) as { error: { code: string } }).error.code, 'E_VALIDATION');
+  r = await post('/whep/cam0', 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\n');
+  assert.equal(r.status, 400, 'no video m-line');
+  r = await post('/whep/nope', 'v=0\r\n');
+  assert.equal(r.status, 404);
+  assert.equal(((await r.json()) as { error: { code: string } }).error.code, 'E_NOT_FOUND');
+  r = await fetch(`${base}/whep/cam0/nosuch`, { method: 'DELETE', signal: AbortSignal.timeout(5000) });
+  assert.equal(r.status, 404);
+  assert.equal(service.viewerCount('cam0'), 0);
+});
+
+test('Chromium plays the annotated stream over WHEP; DELETE ends the session', async () => {
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS, timeout: 15000 });
+  try {
+    const page = await browser.newPage();
+    page.setDefaultTimeout(15000);
+    await page.goto(`${base}/test.html`);
+    const t0 = performance.now();
+    // The answer (checked in the page) must carry only the loopback host candidate: no srflx, no public STUN.
+    // Browser code is passed as strings: this project's TypeScript has no DOM lib.
+    const answer = await page.evaluate<string>(`(async () => {
+      const { playWhep } = await import('/whep.js');
+      window.player = await playWhep(document.getElementById('v'), '/whep/cam0');
+      return window.player.pc.remoteDescription?.sdp ?? '';
+    })()`);
+    const answerMs = performance.now() - t0;
+    const candidates = answer.split(/\r?\n/).filter((l) => l.startsWith('a=candidate:'));
+    assert.ok(candidates.length > 0, 'the answer carries candidates');
+    for (const c of candidates) assert.match(c, / 127\.0\.0\.1 \d+ typ host/, `only the loopback host candidate: ${c}`);
+    assert.match(answer, /H264\/90000/);
+    assert.ok(answerMs < 4000, `answer in ${answerMs.toFixed(0)} ms (werift's public-STUN wait would be ~5 s)`);
+    assert.equal(service.viewerCount('cam0'), 1);
+
+    await page.waitForFunction(`document.getElementById('v').videoWidth > 0`, undefined, { timeout: 15000 });
+    const firstFrameMs = performance.now() - t0;
+    const size = await page.evaluate<{ w: number; h: number }>(`(() => {
+      const v = document.getElementById('v');
+      return { w: v.videoWidth, h: v.videoHeight };
+    })()`);
+    assert.deepEqual(size, { w: 640, h: 360 });
+
+    // Draws the current video frame; returns a hash of every pixel and the mean luma of a strip inside the
+    // burnt-in group panel (top-left, drawn at (8,8) with 55 % black) above where any face sprite can be.
+    const grab = () =>
+      page.evaluate<{ hash: number; panelLuma: number }>(`(() => {
+        const v = document.getElementById('v');
+        const c = document.getElementById('c');
+        c.width = v.videoWidth;
+        c.height = v.videoHeight;
+        const ctx = c.getContext('2d', { willReadFrequently: true });
+        ctx.drawImage(v, 0, 0);
+        const px = ctx.getImageData(0, 0, c.width, c.height).data;
+        let h = 2166136261;
+        for (let i = 0; i < px.length; i += 4) h = Math.imul(h ^ (px[i] + 3 * px[i + 1] + 7 * px[i + 2]), 16777619);
+        const strip = ctx.getImageData(12, 12, 60, 14).data;
+        const lumas = [];
+        for (let i = 0; i < strip.length; i += 4) lumas.push(0.299 * strip[i] + 0.587 * strip[i + 1] + 0.114 * strip[i + 2]);
+        lumas.sort((x, y) => x - y);
+        // Median: the panel's white text covers a minority of the strip.
+        return { hash: h >>> 0, panelLuma: lumas[lumas.length >> 1] };
+      })()`);
+    const a = await grab();
+    await sleep(500);
+    const b = await grab();
+    assert.notEqual(a.hash, b.hash, 'the picture changes over time (frames keep decoding)');
+    // The raw clip's background there is ~[62..70, 70, 81..83] (luma ≈ 69); the panel darkens it to ≈ 31. Without
+    // the overlay this strip cannot be this dark.
+    assert.ok(b.panelLuma < 45, `group panel burnt in (strip luma ${b.panelLuma.toFixed(1)}, background ≈ 69)`);
+
+    const bc = service.broadcast('cam0');
+    assert.ok(bc && bc.framesEncoded > 0);
+    const encodeMs = bc.encodeMsTotal / bc.framesEncoded;
+    console.log(`whep: answer ${answerMs.toFixed(0)} ms, first frame ${firstFrameMs.toFixed(0)} ms, encode ${encodeMs.toFixed(2)} ms/frame over ${bc.framesEncoded} frames (dropped ${bc.framesDropped}), panel luma ${b.panelLuma.toFixed(1)}`);
+
+    await page.evaluate(`window.player.stop()`);
+    await until(() => service.viewerCount('cam0') === 0, 5000, 'the viewer count to drop to 0');
+    assert.equal(service.broadcast('cam0'), undefined, 'no viewers: no encode');
+  } finally {
+    await browser.close();
+  }
+});
