@@ -1,63 +1,237 @@
-// Interim dashboard: stream cards with an annotated snapshot refreshed a few times a second and the scene
-// group's emotion. Live WebRTC video and socket.io data replace the polling when the broadcast layer lands.
-const COLOURS = { angry: '#e63946', disgust: '#6a994e', fear: '#9b5de5', happy: '#ffc828', sad: '#3a86ff', surprise: '#ff8000', neutral: '#c8c8c8' };
-const EMOTIONS = Object.keys(COLOURS);
-const main = document.getElementById('streams');
+// The dashboard: one card per stream, fed by socket.io (src/broadcast/protocol.ts is the contract). REST is used
+// only for the first stream list (so cards show before the socket connects) and for the add-camera form.
+// Events only store data and mark the card dirty; drawing happens once per animation frame, so 25 fps of
+// `faces` per stream never queues up DOM work.
+import { io } from '/socket.io/socket.io.esm.min.js';
+import { COLOURS, Ring, drawCircumplex, drawDemographics, drawEmotionBars, drawLine } from './charts.js';
+import { playWhep } from './whep.js';
+
+/** @typedef {import('../src/broadcast/protocol.ts').ServerToClientEvents} ServerToClientEvents */
+/** @typedef {import('../src/broadcast/protocol.ts').ClientToServerEvents} ClientToServerEvents */
+/** @typedef {import('../src/broadcast/protocol.ts').FrameSummary} FrameSummary */
+/** @typedef {import('../src/broadcast/protocol.ts').StreamSummary} StreamSummary */
+/** @typedef {import('../src/core/records.ts').GroupRecord} GroupRecord */
+
+/** Snapshot refresh period while frames flow and live video (WHEP) is not playing, ms. */
+const SNAPSHOT_MS = 300;
+
+/** @type {import('socket.io-client').Socket<ServerToClientEvents, ClientToServerEvents>} */
+const socket = io();
+const main = /** @type {HTMLElement} */ (document.getElementById('streams'));
+const health = /** @type {HTMLElement} */ (document.getElementById('health'));
+/** @type {Map<string, ReturnType<typeof makeCard>>} */
 const cards = new Map();
 
-function card(s) {
-  let c = cards.get(s.id);
-  if (c) return c;
+const TEMPLATE = `
+<h2><span class="name"></span><span class="state"></span></h2>
+<div class="media" data-slot="video">
+  <!-- VIDEO SLOT: web/whep.js puts the live <video> here and hides the snapshot <img>. -->
+  <img class="snapshot" alt="">
+</div>
+<p class="summary"><b class="faces">0 faces</b> <span class="scene muted">waiting for data…</span></p>
+<div class="charts">
+  <figure><canvas class="c-emotion" width="250" height="112"></canvas><figcaption>emotion distribution</figcaption></figure>
+  <figure><canvas class="c-va" width="112" height="112"></canvas><figcaption>valence / arousal</figcaption></figure>
+  <figure><canvas class="c-demo" width="180" height="112"></canvas><figcaption>gender · age bands</figcaption></figure>
+  <figure><canvas class="c-cohesion" width="250" height="60"></canvas><figcaption>cohesion</figcaption></figure>
+  <figure><canvas class="c-count" width="250" height="60"></canvas><figcaption>faces</figcaption></figure>
+</div>
+<ul class="members"></ul>`;
+
+/** @param {StreamSummary} s */
+function makeCard(s) {
   const el = document.createElement('article');
   el.className = 'card';
   el.dataset.stream = s.id;
-  el.innerHTML = `<h2><span class="name"></span><span class="state"></span></h2><img alt="annotated snapshot of ${s.id}"><div class="groups"></div>`;
-  el.querySelector('.name').textContent = s.name;
+  el.innerHTML = TEMPLATE;
+  const q = (/** @type {string} */ sel) => /** @type {HTMLElement} */ (el.querySelector(sel));
+  const canvas = (/** @type {string} */ sel) => /** @type {HTMLCanvasElement} */ (el.querySelector(sel));
+  q('.name').textContent = s.name;
+  const img = /** @type {HTMLImageElement} */ (el.querySelector('.snapshot'));
+  img.alt = `annotated snapshot of ${s.name}`;
+  const c = {
+    id: s.id, el, img, state: q('.state'), faces: q('.faces'), sceneText: q('.scene'), members: q('.members'),
+    canvases: { emotion: canvas('.c-emotion'), va: canvas('.c-va'), demo: canvas('.c-demo'), cohesion: canvas('.c-cohesion'), count: canvas('.c-count') },
+    /** @type {FrameSummary | null} */ frame: null,
+    /** @type {GroupRecord | null} */ scene: null,
+    otherGroups: 0,
+    cohesion: new Ring(), count: new Ring(), trail: /** @type {{v: number, a: number}[]} */ ([]),
+    dirty: true, loading: false, lastSnapshot: 0,
+    /** @type {(() => Promise<void>) | null} */ stopVideo: null,
+  };
+  img.addEventListener('load', () => (c.loading = false));
+  img.addEventListener('error', () => (c.loading = false));
   main.append(el);
-  c = { el, img: el.querySelector('img'), state: el.querySelector('.state'), groups: el.querySelector('.groups'), loading: false };
-  c.img.addEventListener('load', () => (c.loading = false));
-  c.img.addEventListener('error', () => (c.loading = false));
-  cards.set(s.id, c);
+  startVideo(c, el.querySelector('.media'));
   return c;
 }
 
-function renderGroups(c, groups) {
-  const scene = groups.find((g) => g.kind === 'scene');
-  if (!scene) { c.groups.textContent = 'no faces yet'; return; }
-  const bars = EMOTIONS.map((e, i) => `<div class="bar"><span>${e}</span><i style="width:${Math.round(200 * (scene.emotion[i] ?? 0))}px;background:${COLOURS[e]}"></i></div>`).join('');
-  c.groups.innerHTML = `<div>${scene.faceCount} faces · dominant <b>${scene.dominant ?? '-'}</b> · valence ${scene.valence.toFixed(2)} · cohesion ${scene.cohesion.toFixed(2)} · trend ${scene.trendLabel}</div>${bars}<div class="muted">${groups.length - 1} other group(s)</div>`;
-}
-
-async function refresh() {
+/**
+ * Live annotated video over WHEP in the card's media slot. The snapshot stays until the video plays, and comes
+ * back if WebRTC is not possible (e.g. blocked UDP): the page always shows something.
+ * @param {{ id: string, img: HTMLImageElement, stopVideo: (() => Promise<void>) | null }} c
+ * @param {Element | null} slot
+ */
+async function startVideo(c, slot) {
+  if (!slot || typeof RTCPeerConnection === 'undefined') return;
+  const video = document.createElement('video');
+  video.muted = true;
+  video.autoplay = true;
+  video.playsInline = true;
+  video.hidden = true;
+  video.className = 'live';
+  slot.prepend(video);
+  video.addEventListener('playing', () => {
+    video.hidden = false;
+    c.img.hidden = true;
+  });
   try {
-    const { streams } = await (await fetch('/api/streams')).json();
-    for (const s of streams) {
-      const c = card(s);
-      c.state.textContent = `${s.status.state} · ${s.status.inputFps.toFixed(0)} fps in · ${s.status.faces} faces`;
-      c.state.className = `state state-${s.status.state}`;
-      if (!c.loading && s.status.framesReceived > 0) {
-        c.loading = true;
-        c.img.src = `/api/streams/${encodeURIComponent(s.id)}/snapshot.jpg?t=${Date.now()}`;
+    const session = await playWhep(video, `/whep/${encodeURIComponent(c.id)}`);
+    c.stopVideo = session.stop;
+    session.pc.addEventListener('connectionstatechange', () => {
+      if (session.pc.connectionState === 'failed' || session.pc.connectionState === 'closed') {
+        video.hidden = true;
+        c.img.hidden = false;
       }
-      const g = await fetch(`/api/streams/${encodeURIComponent(s.id)}/groups`);
-      if (g.ok) renderGroups(c, (await g.json()).groups);
-    }
-    for (const [id, c] of cards) if (!streams.some((s) => s.id === id)) { c.el.remove(); cards.delete(id); }
-    document.getElementById('health').textContent = `${streams.length} stream(s)`;
+    });
   } catch (e) {
-    document.getElementById('health').textContent = `server unreachable: ${e.message}`;
+    console.warn(`live video for ${c.id} unavailable, showing snapshots:`, e);
+    video.remove();
   }
 }
 
-document.getElementById('add').addEventListener('submit', async (ev) => {
-  ev.preventDefault();
-  const f = new FormData(ev.target);
-  const body = { id: f.get('id'), source: f.get('source') };
-  if (f.get('name')) body.name = f.get('name');
-  const r = await fetch('/api/streams', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  const out = document.getElementById('add-result');
-  out.textContent = r.ok ? 'added' : (await r.json()).error?.message ?? `HTTP ${r.status}`;
+/** @param {string} id */
+function subscribe(id) {
+  if (!socket.connected) return; // 'connect' subscribes every card
+  socket.emit('subscribe', id, (r) => {
+    const c = cards.get(id);
+    if (!r.ok && c) c.state.textContent = r.error.message;
+  });
+}
+
+/** @param {StreamSummary[]} streams */
+function setStreams(streams) {
+  for (const s of streams) {
+    if (cards.has(s.id)) continue;
+    cards.set(s.id, makeCard(s));
+    showStatus(s.id, s.status);
+    subscribe(s.id);
+  }
+  for (const [id, c] of cards) {
+    if (streams.some((s) => s.id === id)) continue;
+    c.el.remove();
+    c.stopVideo?.().catch(() => undefined);
+    cards.delete(id);
+    if (socket.connected) socket.emit('unsubscribe', id);
+  }
+  health.textContent = `${streams.length} stream(s) · ${socket.connected ? 'live' : 'connecting…'}`;
+}
+
+/** @param {string} id @param {StreamSummary['status']} s */
+function showStatus(id, s) {
+  const c = cards.get(id);
+  if (!c) return;
+  c.state.textContent = `${s.state} · ${s.inputFps.toFixed(0)} fps in · ${s.outputFps.toFixed(0)} analysed`;
+  c.state.className = `state state-${s.state}`;
+}
+
+socket.on('connect', () => {
+  health.textContent = `${cards.size} stream(s) · live`;
+  // Rooms do not survive a reconnect: join them again.
+  for (const id of cards.keys()) subscribe(id);
+});
+socket.on('disconnect', () => (health.textContent = 'disconnected, reconnecting…'));
+socket.on('streams', setStreams);
+socket.on('status', ({ id, status }) => showStatus(id, status));
+
+socket.on('faces', (id, frame) => {
+  const c = cards.get(id);
+  if (!c) return;
+  c.frame = frame;
+  c.dirty = true;
+  const now = performance.now();
+  if (!c.loading && now - c.lastSnapshot > SNAPSHOT_MS && !c.img.hidden) {
+    c.loading = true;
+    c.lastSnapshot = now;
+    c.img.src = `/api/streams/${encodeURIComponent(id)}/snapshot.jpg?t=${Date.now()}`;
+  }
 });
 
-refresh();
-setInterval(refresh, 300);
+socket.on('groups', (id, groups) => {
+  const c = cards.get(id);
+  const scene = groups.find((g) => g.kind === 'scene');
+  if (!c || !scene) return;
+  c.scene = scene;
+  c.otherGroups = groups.length - 1;
+  c.cohesion.push(scene.cohesion);
+  c.count.push(scene.faceCount);
+  c.trail.push({ v: scene.valence, a: scene.arousal });
+  if (c.trail.length > 20) c.trail.shift(); // the last ~10 s
+  c.dirty = true;
+});
+
+/** @param {ReturnType<typeof makeCard>} c */
+function render(c) {
+  const f = c.frame;
+  if (f) {
+    c.faces.textContent = `${f.faces.length} face${f.faces.length === 1 ? '' : 's'}`;
+    c.members.replaceChildren(...f.faces.map(member));
+  }
+  const g = c.scene;
+  if (!g) return;
+  c.sceneText.textContent = `dominant ${g.dominant ?? '–'} · valence ${g.valence.toFixed(2)} · cohesion ${g.cohesion.toFixed(2)} · ${g.trendLabel}` + (c.otherGroups > 0 ? ` · ${c.otherGroups} other group(s)` : '');
+  drawEmotionBars(c.canvases.emotion, g.emotion);
+  drawCircumplex(c.canvases.va, c.trail);
+  drawDemographics(c.canvases.demo, g.maleRatio, g.ageBands);
+  drawLine(c.canvases.cohesion, c.cohesion.items, { max: 1, colour: '#2a9d8f' });
+  drawLine(c.canvases.count, c.count.items, { colour: '#3a86ff', format: (v) => v.toFixed(0) });
+}
+
+/** One member's line: track id, emotion (colour dot, label, confidence), age and gender. @param {FrameSummary['faces'][number]} face */
+function member(face) {
+  const li = document.createElement('li');
+  const dot = document.createElement('i');
+  const e = face.emotion;
+  dot.style.background = e ? COLOURS[e.label] : '#8c8c8c';
+  const p = e ? Math.max(...e.probs) : 0;
+  const parts = [`#${face.trackId}`, e ? `${e.label} ${Math.round(p * 100)}%` : face.status];
+  if (face.age !== null) parts.push(`${Math.round(face.age)} y`);
+  if (face.gender) parts.push(face.gender.label === 'male' ? '♂' : '♀');
+  li.append(dot, parts.join(' · '));
+  return li;
+}
+
+function frame() {
+  for (const c of cards.values()) {
+    if (!c.dirty) continue;
+    c.dirty = false;
+    render(c);
+  }
+  requestAnimationFrame(frame);
+}
+requestAnimationFrame(frame);
+
+async function loadStreams() {
+  try {
+    const { streams } = await (await fetch('/api/streams')).json();
+    setStreams(streams);
+  } catch (e) {
+    health.textContent = `server unreachable: ${e instanceof Error ? e.message : e}`;
+  }
+}
+
+/** @type {HTMLFormElement} */ (document.getElementById('add')).addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const form = /** @type {HTMLFormElement} */ (ev.target);
+  const f = new FormData(form);
+  /** @type {Record<string, FormDataEntryValue>} */
+  const body = { id: f.get('id') ?? '', source: f.get('source') ?? '' };
+  const name = f.get('name');
+  if (name) body.name = name;
+  const r = await fetch('/api/streams', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const out = /** @type {HTMLElement} */ (document.getElementById('add-result'));
+  out.textContent = r.ok ? 'added' : (await r.json()).error?.message ?? `HTTP ${r.status}`;
+  if (r.ok) await loadStreams(); // the server also pushes `streams`; this covers a server that does not yet
+});
+
+loadStreams();

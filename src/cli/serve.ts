@@ -19,6 +19,7 @@ import { errorHandler, notFoundHandler } from '../server/http-errors.js';
 import { ensureDemoClip } from '../server/demo.js';
 import { WhepService } from '../broadcast/webrtc/whep.js';
 import { whepRouter } from '../broadcast/webrtc/routes.js';
+import { LiveDataHub } from '../broadcast/live-data.js';
 import { parseCommandArgs } from './args.js';
 
 const log = new Logger('Serve');
@@ -53,34 +54,41 @@ export async function serveCommand(argv: string[]): Promise<number> {
     // The tracker's second stage uses detections down to 0.3 to keep tracks alive.
     detector: { minScore: 0.3 },
   });
+  // The HTTP server exists before any stream, so that each stream can join the live-data hub as it is created.
+  const app = express();
+  app.disable('x-powered-by');
+  const server = createServer(app);
   // Running streams by id, for the video service (WHEP viewers attach to a stream's analysed frames).
   const handles = new Map<string, RuntimeHandle>();
   const whep = new WhepService({ lookup: (id) => handles.get(id), webrtc: config.webrtc });
-  const registry = new StreamRegistry({
+  const registry: StreamRegistry = new StreamRegistry({
     factory: (c) => {
       const h = new RuntimeHandle(engine, c, { viewers: () => whep.viewerCount(c.id) });
       handles.set(c.id, h);
+      hub.attachStream(c.id, h);
+      // The registry stores the stream after the factory returns: send clients the list that includes it.
+      setImmediate(() => hub.notifyStreams());
       h.on('close', () => {
-        if (handles.get(c.id) === h) handles.delete(c.id);
+        if (handles.get(c.id) !== h) return;
+        handles.delete(c.id);
+        hub.detachStream(c.id);
       });
       return h;
     },
     ready: () => ({ ready: !engine.closed }),
   });
+  const hub = new LiveDataHub(server, { directory: registry });
   for (const s of config.streams) await registry.add(s);
   if (wantsDemo(config)) {
     const clip = await ensureDemoClip();
     await registry.add(StreamConfigSchema.parse({ id: 'demo', name: 'Demo (photos from npm)', source: clip }));
   }
 
-  const app = express();
-  app.disable('x-powered-by');
   app.use(express.static(join(PROJECT_ROOT, 'web'), { index: 'index.html' }));
   app.use(streamsApi(registry, { bodyLimit: config.server.bodyLimit }));
   app.use(whepRouter(whep));
   app.use(notFoundHandler);
   app.use(errorHandler);
-  const server = createServer(app);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.server.port, config.server.host, () => resolve());
@@ -105,6 +113,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
           server.closeAllConnections();
           await new Promise<void>((r) => server.close(() => r()));
           await whep.close();
+          await hub.close();
           await registry.close();
           await engine.close();
         } catch (e) {
