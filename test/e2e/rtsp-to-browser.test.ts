@@ -1,0 +1,103 @@
+/**
+ * The product path end to end, with real components only: a GStreamer RTSP server plays a clip of real face
+ * crops → `facecast serve` (a config file naming the camera) → headless Chromium opens the dashboard, which plays
+ * the annotated stream over WHEP, while a socket.io client receives the stream's faces and groups.
+ * Loopback only (the server offers 127.0.0.1 host candidates; no ICE servers).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { chromium, type Browser } from 'playwright-core';
+import { io } from 'socket.io-client';
+import { FaceEngine } from '../../src/inference/engine.ts';
+import { RtspTestServer, rtspServerUnavailable } from '../helpers/rtsp-server.ts';
+import { loadSprites, makeSyntheticClip, measureSprites } from '../helpers/synthetic.ts';
+
+const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--allow-loopback-in-peer-connection', '--disable-features=WebRtcHideLocalIpsWithMdns', '--autoplay-policy=no-user-gesture-required'];
+
+test('RTSP camera → facecast serve → annotated WebRTC video in Chromium and faces over socket.io', async () => {
+  const missing = rtspServerUnavailable();
+  assert.equal(missing, undefined, `the RTSP test server needs Debian's GStreamer packages (.ci/run installs them): ${missing}`);
+  const dir = mkdtempSync(join(tmpdir(), 'fc-e2e-'));
+  const clip = join(dir, 'faces.mp4');
+  {
+    await using engine = await FaceEngine.create();
+    await makeSyntheticClip(clip, await measureSprites(engine, await loadSprites(110), 110));
+  }
+  await using rtsp = await RtspTestServer.start(clip);
+  const config = join(dir, 'facecast.yaml');
+  writeFileSync(config, `server: { host: 127.0.0.1, port: 0 }\nwebrtc: { hostAddresses: [127.0.0.1] }\ndemo: { enabled: false }\nstreams:\n  - id: cam\n    name: Test camera\n    source: ${rtsp.url}\n`);
+
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve', '--config', config], { env: { ...process.env, FACECAST_LOG: 'warn', FACECAST_MODEL_CACHE: join(dir, 'models') }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  let browser: Browser | undefined;
+  try {
+    let base = '';
+    for (let i = 0; i < 600 && !base; i++) {
+      base = /serving (http:\/\/127\.0\.0\.1:\d+)\//.exec(stderr)?.[1] ?? '';
+      if (!base) await sleep(100);
+    }
+    assert.ok(base, `server did not start: ${stderr}`);
+
+    // socket.io: faces of the camera arrive with sane values
+    const live = io(base, { transports: ['websocket'], reconnection: false });
+    const faces: { faces: { box: { x: number; y: number; w: number; h: number }; emotion: { probs: number[] } | null }[]; width: number; height: number }[] = [];
+    live.on('faces', (_id: string, f: (typeof faces)[number]) => faces.push(f));
+    await new Promise<void>((resolve, reject) => {
+      live.on('connect', () => live.emit('subscribe', 'cam', (r: { ok: boolean }) => (r.ok ? resolve() : reject(new Error(JSON.stringify(r))))));
+      live.on('connect_error', reject);
+    });
+    for (let i = 0; i < 200 && !faces.some((f) => f.faces.length >= 3 && f.faces.every((x) => x.emotion)); i++) await sleep(100);
+    live.close();
+    const withFaces = faces.filter((f) => f.faces.length >= 3 && f.faces.every((x) => x.emotion));
+    assert.ok(withFaces.length > 0, `no frame with 3 classified faces among ${faces.length}; stderr: ${stderr.slice(-1500)}`);
+    for (const f of withFaces) {
+      assert.deepEqual([f.width, f.height], [640, 360]);
+      for (const x of f.faces) {
+        assert.ok(x.box.x > -5 && x.box.y > -5 && x.box.x + x.box.w < 645 && x.box.y + x.box.h < 365);
+        assert.ok(Math.abs(x.emotion!.probs.reduce((a, b) => a + b, 0) - 1) < 0.01);
+      }
+    }
+
+    // Chromium: the dashboard plays the camera over WHEP; its pixels change
+    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+    const page = await browser.newPage({ viewport: { width: 1000, height: 900 } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(base);
+    await page.waitForFunction('(() => { const v = document.querySelector("video.live"); return !!v && !v.hidden && v.videoWidth > 0; })()', null, { timeout: 20_000 });
+    const hash = (): Promise<string> =>
+      page.evaluate(`(() => {
+        const v = document.querySelector('video.live');
+        const c = document.createElement('canvas');
+        c.width = v.videoWidth; c.height = v.videoHeight;
+        const g = c.getContext('2d');
+        g.drawImage(v, 0, 0);
+        const d = g.getImageData(0, 0, c.width, c.height).data;
+        let h = 0;
+        for (let i = 0; i < d.length; i += 97) h = (h * 31 + d[i]) >>> 0;
+        return c.width + 'x' + c.height + ':' + h;
+      })()`) as Promise<string>;
+    const a = await hash();
+    await sleep(700);
+    const b = await hash();
+    assert.match(a, /^640x360:/);
+    assert.notEqual(a, b, 'the video is moving');
+    const status = (await (await fetch(`${base}/api/streams/cam`)).json()) as { status: { state: string; viewers: number; faces: number } };
+    assert.equal(status.status.state, 'streaming');
+    assert.equal(status.status.viewers, 1);
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser?.close();
+    child.kill('SIGTERM');
+    const code = await Promise.race([exited, sleep(15_000).then(() => 'timeout' as const)]);
+    if (code === 'timeout') child.kill('SIGKILL');
+    assert.equal(code, 0, `serve exit code; stderr: ${stderr.slice(-1500)}`);
+  }
+});
