@@ -13,8 +13,9 @@
  * own RTP header (own sequence numbers, starting at its first IDR), and there is no second muxer to keep in
  * step with the encoder's timestamps.
  */
-import { AVERROR_EAGAIN, AVERROR_EOF, AV_PICTURE_TYPE_I, AV_PICTURE_TYPE_NONE, AV_PIX_FMT_RGB24, AV_PIX_FMT_YUV420P, FF_ENCODER_LIBX264, SWS_BILINEAR } from 'node-av/constants';
-import { Codec, CodecContext, Dictionary, FFmpegError, Frame, Packet, Rational, SoftwareScaleContext } from 'node-av/lib';
+import { AVERROR_EAGAIN, AVERROR_EOF, AV_PICTURE_TYPE_I, AV_PICTURE_TYPE_NONE, AV_PIX_FMT_YUV420P, FF_ENCODER_LIBX264 } from 'node-av/constants';
+import { Codec, CodecContext, Dictionary, FFmpegError, Packet, Rational } from 'node-av/lib';
+import { YuvConverter } from './yuv.js';
 import type { RgbImage } from '../core/types.js';
 import type { FrameRecord } from '../core/records.js';
 import { Logger } from '../core/log.js';
@@ -56,19 +57,18 @@ export class LiveEncoder {
   keyframes = 0;
   #ctx: CodecContext;
   #pkt: Packet;
-  #sws: SoftwareScaleContext;
+  readonly #yuv: YuvConverter;
   #forceKey = true; // the first frame is an IDR anyway; say so explicitly
-  #lastPts = -1n;
   #closed = false;
 
-  private constructor(width: number, height: number, fps: number, ctx: CodecContext, sws: SoftwareScaleContext) {
+  private constructor(width: number, height: number, fps: number, ctx: CodecContext, yuv: YuvConverter) {
     this.width = width;
     this.height = height;
     this.fps = fps;
     this.#ctx = ctx;
     this.#pkt = new Packet();
     this.#pkt.alloc();
-    this.#sws = sws;
+    this.#yuv = yuv;
   }
 
   /** Frames given to encode() must be `width`×`height` (odd sizes lose their last row/column: yuv420p). */
@@ -104,10 +104,7 @@ export class LiveEncoder {
     const ret = await ctx.open2(codec, options);
     if (ret < 0) ctx.freeContext();
     FFmpegError.throwIfError(ret, 'LiveEncoder: open libx264');
-    const sws = new SoftwareScaleContext();
-    sws.getContext(w, h, AV_PIX_FMT_RGB24, w, h, AV_PIX_FMT_YUV420P, SWS_BILINEAR);
-    FFmpegError.throwIfError(sws.initContext(), 'LiveEncoder: swscale init');
-    return new LiveEncoder(w, h, fps, ctx, sws);
+    return new LiveEncoder(w, h, fps, ctx, new YuvConverter(w, h, TIME_BASE));
   }
 
   get closed(): boolean {
@@ -126,22 +123,7 @@ export class LiveEncoder {
   async encode(image: RgbImage, ptsSec: number): Promise<EncodedFrame | undefined> {
     if (this.#closed) return undefined;
     const t0 = performance.now();
-    let pts = BigInt(Math.round(ptsSec * RTP_CLOCK));
-    if (pts <= this.#lastPts) pts = this.#lastPts + 1n;
-    this.#lastPts = pts;
-    // A fresh frame each time: the encoder may keep a reference to the previous one.
-    using yuv = new Frame();
-    yuv.alloc();
-    yuv.width = this.width;
-    yuv.height = this.height;
-    yuv.format = AV_PIX_FMT_YUV420P;
-    FFmpegError.throwIfError(yuv.getBuffer(), 'LiveEncoder: frame buffer');
-    const planes = yuv.data;
-    if (!planes) throw new Error('LiveEncoder: frame has no planes');
-    const src = Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength);
-    FFmpegError.throwIfError(this.#sws.scaleSync([src], [image.stride], 0, this.height, planes.slice(0, 3), yuv.linesize.slice(0, 3)), 'LiveEncoder: swscale');
-    yuv.pts = pts;
-    yuv.timeBase = TIME_BASE;
+    using yuv = this.#yuv.convert(image, ptsSec);
     const forced = this.#forceKey;
     this.#forceKey = false;
     yuv.pictType = forced ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
@@ -164,7 +146,7 @@ export class LiveEncoder {
       }
     }
     // No B-frames and zerolatency: one packet per frame, out in input order, so the input pts is its timestamp.
-    const rtpTimestamp = Number(pts & 0xffffffffn);
+    const rtpTimestamp = Number(yuv.pts & 0xffffffffn);
     if (!got) {
       if (forced) this.#forceKey = true; // the request was not served yet
       return undefined;
@@ -180,7 +162,7 @@ export class LiveEncoder {
     this.#closed = true;
     this.#ctx.freeContext();
     this.#pkt.free();
-    this.#sws.freeContext();
+    this.#yuv.free();
   }
 }
 

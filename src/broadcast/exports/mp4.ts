@@ -4,8 +4,9 @@
  * Frames are timed by their source timestamps, so `--fps 1` gives a 1 fps video of the same duration.
  */
 import { Encoder, Muxer } from 'node-av/api';
-import { AV_PIX_FMT_RGB24, AV_PIX_FMT_YUV420P, FF_ENCODER_LIBX264, SWS_BILINEAR } from 'node-av/constants';
-import { FFmpegError, Frame, Rational, SoftwareScaleContext } from 'node-av/lib';
+import { FF_ENCODER_LIBX264 } from 'node-av/constants';
+import { Rational } from 'node-av/lib';
+import { YuvConverter } from '../yuv.js';
 import type { Packet } from 'node-av/lib';
 import type { RgbImage } from '../../core/types.js';
 import type { FrameRecord } from '../../core/records.js';
@@ -22,19 +23,18 @@ export class Mp4Writer implements AsyncDisposable {
   #encoder: Encoder;
   #muxer: Muxer;
   #stream: ReturnType<Muxer['addStream']>;
-  #sws: SoftwareScaleContext;
-  #lastPts = -1n;
+  readonly #yuv: YuvConverter;
   #closed = false;
   frames = 0;
 
-  private constructor(path: string, width: number, height: number, encoder: Encoder, muxer: Muxer, sws: SoftwareScaleContext) {
+  private constructor(path: string, width: number, height: number, encoder: Encoder, muxer: Muxer, yuv: YuvConverter) {
     this.path = path;
     this.width = width;
     this.height = height;
     this.#encoder = encoder;
     this.#muxer = muxer;
     this.#stream = muxer.addStream(encoder);
-    this.#sws = sws;
+    this.#yuv = yuv;
   }
 
   /** `fps` is the rate frames will arrive at (the analysis rate): x264 needs it to spend its bitrate sensibly. */
@@ -50,10 +50,7 @@ export class Mp4Writer implements AsyncDisposable {
       options: { preset: 'veryfast', crf: 23, x264opts: 'log=-1' },
     });
     const muxer = await Muxer.open(path, { options: { movflags: '+faststart' } });
-    const sws = new SoftwareScaleContext();
-    sws.getContext(w, h, AV_PIX_FMT_RGB24, w, h, AV_PIX_FMT_YUV420P, SWS_BILINEAR);
-    FFmpegError.throwIfError(sws.initContext(), 'Mp4Writer: swscale init');
-    return new Mp4Writer(path, w, h, encoder, muxer, sws);
+    return new Mp4Writer(path, w, h, encoder, muxer, new YuvConverter(w, h, TIME_BASE));
   }
 
   /** Draws the overlay of `rec` into `image` (modifying it) and encodes it at `rec.time`. */
@@ -64,22 +61,7 @@ export class Mp4Writer implements AsyncDisposable {
 
   async write(image: RgbImage, ptsSec: number): Promise<void> {
     if (this.#closed) throw new Error(`${this.path} is closed`);
-    let pts = BigInt(Math.round(ptsSec * 1000));
-    if (pts <= this.#lastPts) pts = this.#lastPts + 1n; // the muxer requires strictly increasing timestamps
-    this.#lastPts = pts;
-    // A fresh frame each time: the encoder may keep a reference to the previous one.
-    using yuv = new Frame();
-    yuv.alloc();
-    yuv.width = this.width;
-    yuv.height = this.height;
-    yuv.format = AV_PIX_FMT_YUV420P;
-    FFmpegError.throwIfError(yuv.getBuffer(), 'Mp4Writer: frame buffer');
-    const planes = yuv.data;
-    if (!planes) throw new Error('Mp4Writer: frame has no planes');
-    const src = Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength);
-    FFmpegError.throwIfError(this.#sws.scaleSync([src], [image.stride], 0, this.height, planes.slice(0, 3), yuv.linesize.slice(0, 3)), 'Mp4Writer: swscale');
-    yuv.pts = pts;
-    yuv.timeBase = TIME_BASE;
+    using yuv = this.#yuv.convert(image, ptsSec);
     await this.#encoder.encode(yuv);
     await this.#drain();
     this.frames++;
@@ -107,7 +89,7 @@ export class Mp4Writer implements AsyncDisposable {
     } finally {
       await this.#muxer.close();
       this.#encoder.close();
-      this.#sws.freeContext();
+      this.#yuv.free();
     }
   }
 

@@ -1,0 +1,53 @@
+/**
+ * RGB → yuv420p frames for the H.264 encoders (the annotated MP4 export and the live WebRTC encode): one
+ * swscale context per output size, a fresh frame per call (an encoder may still hold the previous one), and
+ * timestamps forced strictly increasing in the encoder's time base (muxers and RTP require it).
+ */
+import { AV_PIX_FMT_RGB24, AV_PIX_FMT_YUV420P, SWS_BILINEAR } from 'node-av/constants';
+import { FFmpegError, Frame, SoftwareScaleContext, type Rational } from 'node-av/lib';
+import type { RgbImage } from '../core/types.js';
+
+export class YuvConverter {
+  /** Output size: the input's, rounded down to even (4:2:0 chroma needs it). */
+  readonly width: number;
+  readonly height: number;
+  readonly timeBase: Rational;
+  readonly #sws = new SoftwareScaleContext();
+  #lastPts = -1n;
+  #freed = false;
+
+  constructor(width: number, height: number, timeBase: Rational) {
+    this.width = width & ~1;
+    this.height = height & ~1;
+    this.timeBase = timeBase;
+    this.#sws.getContext(this.width, this.height, AV_PIX_FMT_RGB24, this.width, this.height, AV_PIX_FMT_YUV420P, SWS_BILINEAR);
+    FFmpegError.throwIfError(this.#sws.initContext(), 'YuvConverter: swscale init');
+  }
+
+  /** A new yuv420p frame holding `image` at `ptsSec`; the caller owns it (`using frame = conv.convert(…)`). */
+  convert(image: RgbImage, ptsSec: number): Frame {
+    let pts = BigInt(Math.round((ptsSec * this.timeBase.den) / this.timeBase.num));
+    if (pts <= this.#lastPts) pts = this.#lastPts + 1n;
+    this.#lastPts = pts;
+    const yuv = new Frame();
+    yuv.alloc();
+    yuv.width = this.width;
+    yuv.height = this.height;
+    yuv.format = AV_PIX_FMT_YUV420P;
+    FFmpegError.throwIfError(yuv.getBuffer(), 'YuvConverter: frame buffer');
+    const planes = yuv.data;
+    if (!planes) throw new Error('YuvConverter: frame has no planes');
+    const src = Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength);
+    FFmpegError.throwIfError(this.#sws.scaleSync([src], [image.stride], 0, this.height, planes.slice(0, 3), yuv.linesize.slice(0, 3)), 'YuvConverter: swscale');
+    yuv.pts = pts;
+    yuv.timeBase = this.timeBase;
+    return yuv;
+  }
+
+  /** Idempotent. */
+  free(): void {
+    if (this.#freed) return;
+    this.#freed = true;
+    this.#sws.freeContext();
+  }
+}
