@@ -6,7 +6,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +15,7 @@ import { io } from 'socket.io-client';
 import { FaceEngine } from '../../src/inference/engine.ts';
 import { RtspTestServer, rtspServerUnavailable } from '../helpers/rtsp-server.ts';
 import { loadSprites, makeSyntheticClip, measureSprites } from '../helpers/synthetic.ts';
+import { startServe } from '../helpers/serve.ts';
 
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--allow-loopback-in-peer-connection', '--disable-features=WebRtcHideLocalIpsWithMdns', '--autoplay-policy=no-user-gesture-required'];
 
@@ -32,19 +32,11 @@ test('RTSP camera → facecast serve → annotated WebRTC video in Chromium and 
   const config = join(dir, 'facecast.yaml');
   writeFileSync(config, `server: { host: 127.0.0.1, port: 0 }\nwebrtc: { hostAddresses: [127.0.0.1] }\ndemo: { enabled: false }\nstreams:\n  - id: cam\n    name: Test camera\n    source: ${rtsp.url}\n`);
 
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve', '--config', config], { env: { ...process.env, FACECAST_LOG: 'warn', FACECAST_MODEL_CACHE: join(dir, 'models') }, stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  const server = await startServe(['--config', config], { FACECAST_MODEL_CACHE: join(dir, 'models') });
+  const { base } = server;
+  const stderr = server.stderr;
   let browser: Browser | undefined;
   try {
-    let base = '';
-    for (let i = 0; i < 600 && !base; i++) {
-      base = /serving (http:\/\/127\.0\.0\.1:\d+)\//.exec(stderr)?.[1] ?? '';
-      if (!base) await sleep(100);
-    }
-    assert.ok(base, `server did not start: ${stderr}`);
-
     // socket.io: faces of the camera arrive with sane values
     const live = io(base, { transports: ['websocket'], reconnection: false });
     const faces: { faces: { box: { x: number; y: number; w: number; h: number }; emotion: { probs: number[] } | null }[]; width: number; height: number }[] = [];
@@ -56,7 +48,7 @@ test('RTSP camera → facecast serve → annotated WebRTC video in Chromium and 
     for (let i = 0; i < 200 && !faces.some((f) => f.faces.length >= 3 && f.faces.every((x) => x.emotion)); i++) await sleep(100);
     live.close();
     const withFaces = faces.filter((f) => f.faces.length >= 3 && f.faces.every((x) => x.emotion));
-    assert.ok(withFaces.length > 0, `no frame with 3 classified faces among ${faces.length}; stderr: ${stderr.slice(-1500)}`);
+    assert.ok(withFaces.length > 0, `no frame with 3 classified faces among ${faces.length}; stderr: ${stderr().slice(-1500)}`);
     for (const f of withFaces) {
       assert.deepEqual([f.width, f.height], [640, 360]);
       for (const x of f.faces) {
@@ -95,9 +87,7 @@ test('RTSP camera → facecast serve → annotated WebRTC video in Chromium and 
     assert.deepEqual(errors, []);
   } finally {
     await browser?.close();
-    child.kill('SIGTERM');
-    const code = await Promise.race([exited, sleep(15_000).then(() => 'timeout' as const)]);
-    if (code === 'timeout') child.kill('SIGKILL');
-    assert.equal(code, 0, `serve exit code; stderr: ${stderr.slice(-1500)}`);
+    const code = await server.stop();
+    assert.equal(code, 0, `serve exit code; stderr: ${stderr().slice(-1500)}`);
   }
 });

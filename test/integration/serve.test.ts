@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { startServe } from '../helpers/serve.ts';
 
 interface StreamsBody {
   streams: { id: string; status: { state: string; faces: number; framesReceived: number; inputFps: number } }[];
@@ -12,20 +12,9 @@ interface StreamsBody {
 
 test('facecast serve: with no streams configured the demo stream runs, is analysed and served; SIGTERM exits 0', async () => {
   const cache = mkdtempSync(join(tmpdir(), 'fc-serve-'));
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve', '--port', '0'], {
-    env: { ...process.env, FACECAST_LOG: 'warn', FACECAST_MODEL_CACHE: cache },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  const server = await startServe(['--port', '0'], { FACECAST_MODEL_CACHE: cache });
+  const { base } = server;
   try {
-    let base = '';
-    for (let i = 0; i < 600 && !base; i++) {
-      base = /serving (http:\/\/127\.0\.0\.1:\d+)\//.exec(stderr)?.[1] ?? '';
-      if (!base) await sleep(100);
-    }
-    assert.ok(base, `server did not start: ${stderr}`);
     assert.equal((await fetch(`${base}/healthz`)).status, 200);
     assert.equal((await fetch(`${base}/readyz`)).status, 200);
 
@@ -58,9 +47,7 @@ test('facecast serve: with no streams configured the demo stream runs, is analys
     assert.equal(page.status, 200);
     assert.match(await page.text(), /<title>facecast<\/title>/);
   } finally {
-    child.kill('SIGTERM');
-    const code = await Promise.race([exited, sleep(15_000).then(() => 'timeout' as const)]);
-    if (code === 'timeout') child.kill('SIGKILL');
-    assert.equal(code, 0, `exit code after SIGTERM; stderr: ${stderr.slice(-2000)}`);
+    const code = await server.stop();
+    assert.equal(code, 0, `exit code after SIGTERM; stderr: ${server.stderr().slice(-2000)}`);
   }
 });

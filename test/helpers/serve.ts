@@ -1,0 +1,39 @@
+/** Runs `facecast serve` from source as a child process, for the end-to-end tests. */
+import { spawn } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export interface ServeProcess {
+  /** http://127.0.0.1:PORT */
+  base: string;
+  /** Everything the server wrote to stderr so far. */
+  stderr(): string;
+  /** SIGTERM, then the exit code (SIGKILL and 'timeout' if it does not exit within 15 s). */
+  stop(): Promise<number | null | 'timeout'>;
+}
+
+/** Starts the server (pass `--port 0` or a config with port 0) and waits until it serves (at most 60 s). */
+export async function startServe(args: string[], env: Record<string, string> = {}): Promise<ServeProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve', ...args], {
+    env: { ...process.env, FACECAST_LOG: 'warn', ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  const stop = async (): Promise<number | null | 'timeout'> => {
+    child.kill('SIGTERM');
+    const code = await Promise.race([exited, sleep(15_000).then(() => 'timeout' as const)]);
+    if (code === 'timeout') child.kill('SIGKILL');
+    return code;
+  };
+  let base = '';
+  for (let i = 0; i < 600 && !base && child.exitCode === null; i++) {
+    base = /serving (http:\/\/127\.0\.0\.1:\d+)\//.exec(stderr)?.[1] ?? '';
+    if (!base) await sleep(100);
+  }
+  if (!base) {
+    await stop();
+    throw new Error(`facecast serve did not start: ${stderr.slice(-2000)}`);
+  }
+  return { base, stderr: () => stderr, stop };
+}
