@@ -20,7 +20,7 @@ import type { RgbImage } from '../core/types.js';
 import type { FrameRecord } from '../core/records.js';
 import { Logger } from '../core/log.js';
 import { annotateFrame } from './overlay/annotate.js';
-import { atlasFor } from './snapshot.js';
+import { atlasFor } from './overlay/font.js';
 
 const log = new Logger('LiveEncoder');
 

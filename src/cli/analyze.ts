@@ -20,7 +20,7 @@ import { AssExporter } from '../broadcast/exports/ass.js';
 import { SummaryExporter } from '../broadcast/exports/summary.js';
 import { Mp4Writer } from '../broadcast/exports/mp4.js';
 import type { Exporter, SourceInfo } from '../broadcast/exports/types.js';
-import { GlyphAtlas } from '../broadcast/overlay/font.js';
+import { atlasFor, type GlyphAtlas } from '../broadcast/overlay/font.js';
 import { parseCommandArgs } from './args.js';
 import { Progress } from './progress.js';
 
@@ -191,7 +191,7 @@ async function analyzeVideo(a: Args, engine: FaceEngine, input: string): Promise
   if (a.formats.has('mp4')) {
     const path = join(a.out, `${name}.mp4`);
     mp4 = await Mp4Writer.open(resolve(input) === path ? join(a.out, `${name}.annotated.mp4`) : path, src.width, src.height, fps);
-    atlas = await GlyphAtlas.create(Math.max(10, Math.round(src.height / 40)));
+    atlas = await atlasFor(src.height);
   }
   const total = src.durationSec !== undefined ? Math.max(1, Math.round(src.durationSec * fps)) : undefined;
   const progress = new Progress(name, total, !a.quiet && process.stderr.isTTY === true);

@@ -68,7 +68,13 @@ export interface FrameRecord {
 }
 
 export const AGE_BANDS = ['0-17', '18-29', '30-44', '45-59', '60+'] as const;
+export type AgeBand = (typeof AGE_BANDS)[number];
 
-export function ageBand(years: number): number {
-  return years < 18 ? 0 : years < 30 ? 1 : years < 45 ? 2 : years < 60 ? 3 : 4;
+/** Age band of an age in years; fractional ages belong to the band of their whole years (17.9 → 0-17). */
+export function ageBand(years: number): AgeBand {
+  if (years < 18) return '0-17';
+  if (years < 30) return '18-29';
+  if (years < 45) return '30-44';
+  if (years < 60) return '45-59';
+  return '60+';
 }

@@ -124,17 +124,7 @@ export function biasGap(values: Readonly<Record<string, number | null>>): Gap {
   return { gap: max && min ? max.value - min.value : null, max, min };
 }
 
-export const AGE_BANDS = ['0-17', '18-29', '30-44', '45-59', '60+'] as const;
-export type AgeBand = (typeof AGE_BANDS)[number];
-
-/** Age band of an age in years; fractional ages belong to the band of their whole years (17.9 → 0-17). */
-export function ageBand(years: number): AgeBand {
-  if (years < 18) return '0-17';
-  if (years < 30) return '18-29';
-  if (years < 45) return '30-44';
-  if (years < 60) return '45-59';
-  return '60+';
-}
+export { AGE_BANDS, ageBand, type AgeBand } from '../core/records.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // detection

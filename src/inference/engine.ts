@@ -3,7 +3,7 @@
  * Stages (the offline analyzer, live streams, `facecast eval`) share one engine, so their face crops batch
  * together in the classifiers' batchers.
  */
-import { InvalidStateError } from '../core/errors.js';
+import { InvalidStateError, ModelError } from '../core/errors.js';
 import { Logger } from '../core/log.js';
 import type { Detection, FaceAttributes, RgbImage } from '../core/types.js';
 import { loadManifest, getModel, type ClassificationModelEntry, type Manifest, type RoleName } from '../models/manifest.js';
@@ -11,7 +11,6 @@ import { ModelStore } from '../models/store.js';
 import { FaceDetector, type DetectorOptions } from '../pipeline/detect.js';
 import { ClassifierModel, FaceClassifier, type ClassifierOptions } from '../pipeline/classify.js';
 import { OnnxSession, type ExecutionProvider } from './session.js';
-import { ModelError } from '../core/errors.js';
 
 const log = new Logger('Engine');
 

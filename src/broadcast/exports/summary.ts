@@ -110,7 +110,7 @@ export class SummaryExporter implements Exporter {
     let men = 0;
     let gendered = 0;
     for (const t of tracks) {
-      if (t.age !== null) bands[AGE_BANDS[ageBand(t.age)]]++;
+      if (t.age !== null) bands[ageBand(t.age)]++;
       if (t.male !== null) {
         gendered++;
         if (t.male >= 0.5) men++;

@@ -52,3 +52,16 @@ export class GlyphAtlas {
     return (c - FIRST) * this.cellWidth;
   }
 }
+
+const atlases = new Map<number, Promise<GlyphAtlas>>();
+
+/** The atlas for labels on frames of this height (text ~1/40 of the height, at least 10 px), made once per size. */
+export function atlasFor(frameHeight: number): Promise<GlyphAtlas> {
+  const px = Math.max(10, Math.round(frameHeight / 40));
+  let a = atlases.get(px);
+  if (!a) {
+    a = GlyphAtlas.create(px);
+    atlases.set(px, a);
+  }
+  return a;
+}

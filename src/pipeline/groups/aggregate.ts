@@ -15,7 +15,7 @@ import { boxInZone, validateZones } from './zones.js';
 import type { Zone, ZoneConfig } from './zones.js';
 import { ClusterTracker } from './clusters.js';
 import type { ClusterOptions } from './clusters.js';
-import { AGE_BANDS, type GroupKind } from '../../core/records.js';
+import { AGE_BANDS, ageBand, type AgeBand, type GroupKind } from '../../core/records.js';
 export { AGE_BANDS, type GroupKind };
 
 export interface GroupFace {
@@ -39,7 +39,7 @@ export interface GroupFrame {
 }
 
 export type TrendLabel = 'rising' | 'falling' | 'steady';
-export type AgeBand = (typeof AGE_BANDS)[number];
+export type { AgeBand };
 
 export interface MemberEmotion {
   trackId: number;
@@ -333,7 +333,7 @@ export class GroupAggregator {
       if (f.age !== undefined && Number.isFinite(f.age)) {
         withAge++;
         const a = f.age;
-        ageBands[a < 18 ? '0-17' : a < 30 ? '18-29' : a < 45 ? '30-44' : a < 60 ? '45-59' : '60+']++;
+        ageBands[ageBand(a)]++;
       }
     }
     members.sort((a, c) => a - c);
