@@ -23,7 +23,6 @@ import { LatestMailbox } from '../core/mailbox.js';
 import { Logger } from '../core/log.js';
 import { VideoSource, type VideoFrame, type VideoSourceOptions } from './video.js';
 import { redactUrl } from '../core/redact.js';
-export { redactUrl };
 
 const log = new Logger('LiveSource');
 
