@@ -8,27 +8,20 @@
  * the high-level `Encoder`: `Encoder.encode()` resets every frame's pict_type to NONE (and rescales pts to
  * 1/fps), so a forced keyframe cannot get through it.
  *
- * RTP packetisation is done here (RFC 6184: single NAL unit packets, FU-A for NAL units larger than the MTU; no
- * STAP-A) rather than by node-av's Muxer('rtp'): the payloads are plain buffers that each viewer wraps in its
- * own RTP header (own sequence numbers, starting at its first IDR), and there is no second muxer to keep in
- * step with the encoder's timestamps.
+ * RTP packetisation is ours (h264.ts) rather than node-av's Muxer('rtp'): the payloads are plain buffers that each
+ * viewer wraps in its own RTP header (own sequence numbers, starting at its first IDR), and there is no second
+ * muxer to keep in step with the encoder's timestamps.
  */
 import { AVERROR_EAGAIN, AVERROR_EOF, AV_PICTURE_TYPE_I, AV_PICTURE_TYPE_NONE, AV_PIX_FMT_YUV420P, FF_ENCODER_LIBX264 } from 'node-av/constants';
 import { Codec, CodecContext, Dictionary, FFmpegError, Packet, Rational } from 'node-av/lib';
 import { YuvConverter } from './yuv.js';
 import type { RgbImage } from '../core/types.js';
-import type { FrameRecord } from '../core/records.js';
-import { Logger } from '../core/log.js';
-import { annotateFrame } from './overlay/annotate.js';
-import { atlasFor } from './overlay/font.js';
-
-const log = new Logger('LiveEncoder');
+import { packetizeH264, splitAnnexB } from './h264.js';
 
 /** RTP video clock. */
 export const RTP_CLOCK = 90000;
 const TIME_BASE = new Rational(1, RTP_CLOCK);
-/** Payload bytes per RTP packet: leaves room for RTP/SRTP/UDP/IP headers and extensions under a 1500 MTU. */
-export const RTP_MAX_PAYLOAD = 1200;
+export { RTP_MAX_PAYLOAD } from './h264.js';
 
 export interface LiveEncoderOptions {
   /** Nominal frame rate (the analysis rate): x264 sizes its rate control by it. Default 25. */
@@ -37,6 +30,8 @@ export interface LiveEncoderOptions {
   gopSec?: number;
   /** Target bitrate, bit/s. Default: ~0.1 bit per pixel per frame, at least 300 kb/s. */
   bitrate?: number;
+  /** Output width (height keeps the aspect; never upscales). Default: the input width. */
+  width?: number;
 }
 
 /** One encoded frame, already split into RTP payloads (the marker bit goes on the last). */
@@ -50,6 +45,10 @@ export interface EncodedFrame {
 }
 
 export class LiveEncoder {
+  /** Size of the frames given to encode(). */
+  readonly inWidth: number;
+  readonly inHeight: number;
+  /** Size of the encoded video. */
   readonly width: number;
   readonly height: number;
   readonly fps: number;
@@ -61,9 +60,11 @@ export class LiveEncoder {
   #forceKey = true; // the first frame is an IDR anyway; say so explicitly
   #closed = false;
 
-  private constructor(width: number, height: number, fps: number, ctx: CodecContext, yuv: YuvConverter) {
-    this.width = width;
-    this.height = height;
+  private constructor(inWidth: number, inHeight: number, fps: number, ctx: CodecContext, yuv: YuvConverter) {
+    this.inWidth = inWidth;
+    this.inHeight = inHeight;
+    this.width = yuv.width;
+    this.height = yuv.height;
     this.fps = fps;
     this.#ctx = ctx;
     this.#pkt = new Packet();
@@ -73,8 +74,9 @@ export class LiveEncoder {
 
   /** Frames given to encode() must be `width`×`height` (odd sizes lose their last row/column: yuv420p). */
   static async open(width: number, height: number, opts: LiveEncoderOptions = {}): Promise<LiveEncoder> {
-    const w = width & ~1;
-    const h = height & ~1;
+    const outW = Math.min(width, opts.width ?? width);
+    const w = outW & ~1;
+    const h = Math.max(2, Math.round((height * outW) / width)) & ~1;
     const fps = Math.max(1, Math.round(opts.fps ?? 25));
     const bitrate = opts.bitrate ?? Math.max(300_000, Math.round(w * h * fps * 0.1));
     const codec = Codec.findEncoderByName(FF_ENCODER_LIBX264);
@@ -104,7 +106,7 @@ export class LiveEncoder {
     const ret = await ctx.open2(codec, options);
     if (ret < 0) ctx.freeContext();
     FFmpegError.throwIfError(ret, 'LiveEncoder: open libx264');
-    return new LiveEncoder(w, h, fps, ctx, new YuvConverter(w, h, TIME_BASE));
+    return new LiveEncoder(width, height, fps, ctx, new YuvConverter(width, height, TIME_BASE, { width: w, height: h }));
   }
 
   get closed(): boolean {
@@ -163,197 +165,5 @@ export class LiveEncoder {
     this.#ctx.freeContext();
     this.#pkt.free();
     this.#yuv.free();
-  }
-}
-
-/** NAL units of an Annex-B byte stream, start codes removed. */
-export function splitAnnexB(buf: Buffer): Buffer[] {
-  const out: Buffer[] = [];
-  let start = -1;
-  let i = 0;
-  while (i + 2 < buf.length) {
-    if (buf[i] === 0 && buf[i + 1] === 0 && buf[i + 2] === 1) {
-      if (start >= 0) out.push(trimZeros(buf.subarray(start, i)));
-      i += 3;
-      start = i;
-    } else i++;
-  }
-  if (start >= 0 && start < buf.length) out.push(buf.subarray(start));
-  else if (start < 0 && buf.length > 0) out.push(buf); // no start code: treat as one NAL unit
-  return out.filter((n) => n.length > 0);
-}
-
-/** Drops the trailing zero bytes that belong to the next 4-byte start code. */
-function trimZeros(nal: Buffer): Buffer {
-  let end = nal.length;
-  while (end > 0 && nal[end - 1] === 0) end--;
-  return nal.subarray(0, end);
-}
-
-/** RFC 6184 packetization-mode 1 payloads of one access unit: single NAL unit packets, or FU-A fragments. */
-export function packetizeH264(nalus: Buffer[], maxPayload = RTP_MAX_PAYLOAD): Buffer[] {
-  const out: Buffer[] = [];
-  for (const nal of nalus) {
-    // AUD (9) and filler (12) carry nothing a WebRTC decoder needs.
-    const type = nal[0] & 0x1f;
-    if (type === 9 || type === 12) continue;
-    if (nal.length <= maxPayload) {
-      out.push(nal);
-      continue;
-    }
-    const indicator = (nal[0] & 0xe0) | 28; // F and NRI of the NAL, type FU-A
-    const body = nal.subarray(1);
-    const step = maxPayload - 2;
-    for (let off = 0; off < body.length; off += step) {
-      const first = off === 0;
-      const last = off + step >= body.length;
-      const header = (first ? 0x80 : 0) | (last ? 0x40 : 0) | type;
-      out.push(Buffer.concat([Buffer.from([indicator, header]), body.subarray(off, off + step)]));
-    }
-  }
-  return out;
-}
-
-/** What StreamBroadcast needs from a stream: StreamRuntime fits (it sets latestFrame before emitting `record`). */
-export interface AnalysedStream {
-  on(event: 'record', listener: (rec: FrameRecord) => void): unknown;
-  off(event: 'record', listener: (rec: FrameRecord) => void): unknown;
-  readonly latestFrame: { image: RgbImage; ptsSec: number } | undefined;
-}
-
-/** A receiver of the shared encode (one WebRTC viewer). send() must not block. */
-export interface BroadcastSink {
-  readonly connected: boolean;
-  started: boolean;
-  readonly inFlight: number;
-  framesSent: number;
-  framesSkipped: number;
-  firstFrameAt: number | undefined;
-  send(payload: Buffer, rtpTimestamp: number, marker: boolean): void;
-}
-
-/** A sink with more packets than this still unsent is behind: it skips frames until the next IDR. */
-const MAX_IN_FLIGHT = 400;
-
-/**
- * One stream's shared encode: listens to `record` only while it has sinks, annotates a copy of each analysed
- * frame, encodes it once and hands the RTP payloads to every sink. A frame that arrives while the previous one
- * is still being encoded is dropped (never queued): latency stays bounded when the encoder falls behind.
- */
-export class StreamBroadcast {
-  readonly id: string;
-  readonly sinks = new Set<BroadcastSink>();
-  framesEncoded = 0;
-  framesDropped = 0;
-  /** Sum of encode times (RGB→YUV + x264), ms: divide by framesEncoded. */
-  encodeMsTotal = 0;
-  readonly #stream: AnalysedStream;
-  readonly #opts: LiveEncoderOptions;
-  #encoder: LiveEncoder | undefined;
-  #busy = false;
-  #keyWanted = false;
-  #listening = false;
-  #closed = false;
-  readonly #onRecord = (rec: FrameRecord): void => this.#handle(rec);
-
-  constructor(id: string, stream: AnalysedStream, opts: LiveEncoderOptions = {}) {
-    this.id = id;
-    this.#stream = stream;
-    this.#opts = opts;
-  }
-
-  attach(sink: BroadcastSink): void {
-    if (this.#closed) return;
-    this.sinks.add(sink);
-    if (!this.#listening) {
-      this.#listening = true;
-      this.#stream.on('record', this.#onRecord);
-    }
-  }
-
-  detach(sink: BroadcastSink): void {
-    this.sinks.delete(sink);
-  }
-
-  /** Coalesced: any number of requests before the next frame give one IDR. */
-  requestKeyframe(): void {
-    this.#keyWanted = true;
-  }
-
-  /** Stops listening and frees the encoder (a frame being encoded finishes first). Idempotent. */
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.sinks.clear();
-    if (this.#listening) this.#stream.off('record', this.#onRecord);
-    if (!this.#busy) this.#encoder?.close();
-  }
-
-  #handle(rec: FrameRecord): void {
-    const frame = this.#stream.latestFrame;
-    if (this.#closed || !frame || this.sinks.size === 0) return;
-    if (this.#busy) {
-      this.framesDropped++;
-      return;
-    }
-    this.#busy = true;
-    this.#encode(frame.image, frame.ptsSec, rec)
-      .catch((e: unknown) => {
-        this.framesDropped++;
-        log.warn(`stream ${this.id}: live encode failed: ${e instanceof Error ? e.message : String(e)}`);
-      })
-      .finally(() => {
-        this.#busy = false;
-        if (this.#closed) this.#encoder?.close();
-      });
-  }
-
-  async #encode(image: RgbImage, ptsSec: number, rec: FrameRecord): Promise<void> {
-    // The stream's frame is shared (snapshots read it): draw on a copy.
-    const copy: RgbImage = { data: Uint8Array.from(image.data.subarray(0, image.stride * image.height)), width: image.width, height: image.height, stride: image.stride };
-    annotateFrame(copy, rec, await atlasFor(image.height));
-    let enc = this.#encoder;
-    if (enc && (enc.width !== (image.width & ~1) || enc.height !== (image.height & ~1))) {
-      enc.close(); // the camera changed resolution: a new encoder (its first frame is an IDR)
-      enc = undefined;
-    }
-    if (!enc) {
-      enc = await LiveEncoder.open(image.width, image.height, this.#opts);
-      this.#encoder = enc;
-    }
-    if (this.#closed) return;
-    if (this.#keyWanted) {
-      this.#keyWanted = false;
-      enc.requestKeyframe();
-    }
-    const out = await enc.encode(copy, ptsSec);
-    if (!out) return;
-    this.framesEncoded++;
-    this.encodeMsTotal += out.encodeMs;
-    this.#fanOut(out);
-  }
-
-  #fanOut(f: EncodedFrame): void {
-    const last = f.payloads.length - 1;
-    for (const s of this.sinks) {
-      if (!s.connected) continue;
-      if (s.inFlight > MAX_IN_FLIGHT) {
-        // Behind (slow link or gone): skip, and restart cleanly at an IDR.
-        s.started = false;
-        s.framesSkipped++;
-        this.#keyWanted = true;
-        continue;
-      }
-      if (!s.started) {
-        if (!f.keyframe) {
-          s.framesSkipped++;
-          continue;
-        }
-        s.started = true;
-        s.firstFrameAt ??= performance.now();
-      }
-      f.payloads.forEach((p, i) => s.send(p, f.rtpTimestamp, i === last));
-      s.framesSent++;
-    }
   }
 }

@@ -8,19 +8,23 @@ import { FFmpegError, Frame, SoftwareScaleContext, type Rational } from 'node-av
 import type { RgbImage } from '../core/types.js';
 
 export class YuvConverter {
-  /** Output size: the input's, rounded down to even (4:2:0 chroma needs it). */
+  /** Output size: `out`, else the input's, rounded down to even (4:2:0 chroma needs it). */
   readonly width: number;
   readonly height: number;
   readonly timeBase: Rational;
+  readonly #inHeight: number;
   readonly #sws = new SoftwareScaleContext();
   #lastPts = -1n;
   #freed = false;
 
-  constructor(width: number, height: number, timeBase: Rational) {
-    this.width = width & ~1;
-    this.height = height & ~1;
+  /** Input frames are `width`×`height`; `out` scales them in the same swscale pass (live output width). */
+  constructor(width: number, height: number, timeBase: Rational, out?: { width: number; height: number }) {
+    const inW = width & ~1;
+    this.#inHeight = height & ~1;
+    this.width = (out?.width ?? width) & ~1;
+    this.height = (out?.height ?? height) & ~1;
     this.timeBase = timeBase;
-    this.#sws.getContext(this.width, this.height, AV_PIX_FMT_RGB24, this.width, this.height, AV_PIX_FMT_YUV420P, SWS_BILINEAR);
+    this.#sws.getContext(inW, this.#inHeight, AV_PIX_FMT_RGB24, this.width, this.height, AV_PIX_FMT_YUV420P, SWS_BILINEAR);
     FFmpegError.throwIfError(this.#sws.initContext(), 'YuvConverter: swscale init');
   }
 
@@ -38,7 +42,7 @@ export class YuvConverter {
     const planes = yuv.data;
     if (!planes) throw new Error('YuvConverter: frame has no planes');
     const src = Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength);
-    FFmpegError.throwIfError(this.#sws.scaleSync([src], [image.stride], 0, this.height, planes.slice(0, 3), yuv.linesize.slice(0, 3)), 'YuvConverter: swscale');
+    FFmpegError.throwIfError(this.#sws.scaleSync([src], [image.stride], 0, this.#inHeight, planes.slice(0, 3), yuv.linesize.slice(0, 3)), 'YuvConverter: swscale');
     yuv.pts = pts;
     yuv.timeBase = this.timeBase;
     return yuv;

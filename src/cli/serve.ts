@@ -63,7 +63,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const whep = new WhepService({ lookup: (id) => handles.get(id), webrtc: config.webrtc });
   const registry: StreamRegistry = new StreamRegistry({
     factory: (c) => {
-      const h = new RuntimeHandle(engine, c, { viewers: () => whep.viewerCount(c.id) });
+      const h = new RuntimeHandle(engine, c, { video: () => whep.videoStatus(c.id) });
       handles.set(c.id, h);
       hub.attachStream(c.id, h);
       // The registry stores the stream after the factory returns: send clients the list that includes it.

@@ -21,7 +21,7 @@ import { AbortError, InputError, InvalidStateError, UsageError, errorMessage, is
 import { TypedEmitter } from '../core/emitter.js';
 import { LatestMailbox } from '../core/mailbox.js';
 import { Logger } from '../core/log.js';
-import { VideoSource, type VideoFrame, type VideoSourceOptions } from './video.js';
+import { VideoSource, type EncodedPacket, type VideoFrame, type VideoSourceOptions } from './video.js';
 import { redactUrl } from '../core/redact.js';
 
 const log = new Logger('LiveSource');
@@ -31,6 +31,21 @@ export type LiveState = 'idle' | 'connecting' | 'streaming' | 'backoff' | 'close
 export interface LiveFrame extends VideoFrame {
   /** performance.now() (ms) when ingest delivered the frame: the start of end-to-end latency. */
   receivedAt: number;
+}
+
+/** What a connection carries, for consumers of its packets (one object per connection: compare by identity). */
+export interface LiveConnection {
+  /** Decoder name, e.g. 'h264'. */
+  codec: string;
+  /** The codec's extradata (see VideoSource.extradata). */
+  extradata: Buffer | null;
+  width: number;
+  height: number;
+}
+
+/** A compressed packet of the camera, on the source's monotonic timeline. */
+export interface LivePacket extends EncodedPacket {
+  connection: LiveConnection;
 }
 
 export interface BackoffOptions {
@@ -61,12 +76,29 @@ export interface LiveSourceOptions {
   realtime?: boolean;
   /** Uniform [0,1) source for the jitter (tests). */
   random?: () => number;
+  /**
+   * false: demux only, never decode (a view stream forwarded as is while analysis runs on a substream): no
+   * frames are delivered, only `packet` events. Default true.
+   */
+  decode?: boolean;
+  /**
+   * 'events': frames go out only as `frame` events, without a copy (the decoder's buffer, valid during the call)
+   * and nothing is put in the mailbox — for a view stream that only feeds live video. Default 'mailbox'.
+   */
+  delivery?: 'mailbox' | 'events';
 }
 
 export interface LiveSourceEvents {
   state: [state: LiveState, previous: LiveState];
   /** A connection failed or broke (message redacted); a reconnect follows unless closed. */
   error: [error: Error];
+  /**
+   * Every delivered frame, synchronously, before it goes to the mailbox: for consumers that must see every frame
+   * (live video) rather than the latest one. The frame is only valid during the call: copy what you keep.
+   */
+  frame: [frame: LiveFrame];
+  /** Every compressed packet of the video stream, while someone listens (passthrough). Data is the listener's. */
+  packet: [packet: LivePacket];
   /** A reconnect is scheduled after `delayMs` (attempt 1, 2, … since the last frame). */
   reconnect: [attempt: number, delayMs: number];
   close: [];
@@ -123,6 +155,8 @@ export class LiveSource extends TypedEmitter<LiveSourceEvents> implements AsyncD
   readonly label: string;
   /** Source frame rate of the current connection, when the container states one. */
   sourceFps: number | undefined;
+  /** Codec of the current connection (decoder name, e.g. 'h264'), once connected. */
+  codec: string | undefined;
   framesReceived = 0;
   reconnects = 0;
   lastError: string | undefined;
@@ -272,6 +306,22 @@ export class LiveSource extends TypedEmitter<LiveSourceEvents> implements AsyncD
       ctl.abort(new Error(`no frame for ${stallMs} ms`));
     }, Math.max(50, stallMs / 4));
     let src: VideoSource | undefined;
+    let conn: LiveConnection | undefined;
+    // Source time → the source's monotonic timeline, fixed by the first packet or frame of this connection.
+    let offset = NaN;
+    let frameDur = 0.04;
+    const toTimeline = (t: number): number => {
+      if (Number.isNaN(offset)) {
+        // First item of this connection: continue the timeline (see the module comment).
+        const gap = this.#network ? Math.max(frameDur, (performance.now() - this.#lastWall) / 1000) : frameDur;
+        offset = (Number.isFinite(this.#lastOut) ? this.#lastOut + gap : 0) - (Number.isFinite(t) ? t : 0);
+      }
+      return Number.isFinite(t) ? t + offset : this.#lastOut + frameDur;
+    };
+    const onPacket = (p: EncodedPacket): void => {
+      if (gen !== this.#generation || !conn) return;
+      this.safeEmit('packet', { ...p, ptsSec: toTimeline(p.ptsSec), connection: conn });
+    };
     try {
       const t0 = performance.now();
       const vopts: VideoSourceOptions = {
@@ -281,21 +331,35 @@ export class LiveSource extends TypedEmitter<LiveSourceEvents> implements AsyncD
         signal: ctl.signal,
         timeoutMs: this.#opts.openTimeoutMs ?? 5000,
         rtspTransport: this.#opts.rtspTransport,
+        onPacket,
+        wantsPackets: () => this.listenerCount('packet') > 0,
       };
       src = await VideoSource.open(this.#url, vopts);
       this.openMs = performance.now() - t0;
       this.sourceFps = src.fps;
+      this.codec = src.codec;
+      conn = { codec: src.codec, extradata: src.extradata, width: src.sourceWidth, height: src.sourceHeight };
       lastFrame = performance.now(); // the stall clock starts once open
-      const frameDur = 1 / (src.fps ?? 25);
-      let offset = NaN;
+      frameDur = 1 / (src.fps ?? 25);
+      if (this.#opts.decode === false) {
+        // Demux only: packets are the "frames" for pacing, the stall watchdog and the timeline.
+        for await (const p of src.packets()) {
+          if (gen !== this.#generation) return false;
+          const pts = toTimeline(p.ptsSec);
+          if (!this.#network && this.#opts.realtime !== false) await this.#pace(pts, ctl.signal);
+          lastFrame = performance.now();
+          this.#lastOut = Math.max(this.#lastOut, pts);
+          this.#lastWall = lastFrame;
+          this.#transition('streaming');
+          this.framesReceived++;
+          this.#meter.add(lastFrame);
+          if (this.listenerCount('packet') > 0) this.safeEmit('packet', { ...p, ptsSec: pts, connection: conn });
+        }
+        return true;
+      }
       for await (const f of src.frames()) {
         if (gen !== this.#generation) return false;
-        if (Number.isNaN(offset)) {
-          // First frame of this connection: continue the timeline (see the module comment).
-          const gap = this.#network ? Math.max(frameDur, (performance.now() - this.#lastWall) / 1000) : frameDur;
-          offset = (Number.isFinite(this.#lastOut) ? this.#lastOut + gap : 0) - f.ptsSec;
-        }
-        const pts = f.ptsSec + offset;
+        const pts = toTimeline(f.ptsSec);
         if (!this.#network && this.#opts.realtime !== false) await this.#pace(pts, ctl.signal);
         lastFrame = performance.now();
         this.#deliver(f, pts, lastFrame);
@@ -320,6 +384,15 @@ export class LiveSource extends TypedEmitter<LiveSourceEvents> implements AsyncD
   }
 
   #deliver(f: VideoFrame, pts: number, now: number): void {
+    if (this.#opts.delivery === 'events') {
+      this.framesReceived++;
+      this.#lastOut = pts;
+      this.#lastWall = now;
+      this.#meter.add(now);
+      this.#transition('streaming');
+      this.safeEmit('frame', { index: this.framesReceived - 1, ptsSec: pts, image: f.image, receivedAt: now });
+      return;
+    }
     const frame: LiveFrame = { index: this.framesReceived, ptsSec: pts, image: { ...f.image, data: this.#copy(f.image.data) }, receivedAt: now };
     if (f.letterbox) frame.letterbox = { ...f.letterbox, data: this.#copy(f.letterbox.data) };
     this.framesReceived++;
@@ -327,6 +400,7 @@ export class LiveSource extends TypedEmitter<LiveSourceEvents> implements AsyncD
     this.#lastWall = now;
     this.#meter.add(now);
     this.#transition('streaming');
+    this.safeEmit('frame', frame);
     this.mailbox.put(frame);
   }
 

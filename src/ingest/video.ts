@@ -39,6 +39,22 @@ export interface VideoSourceOptions {
   rtspTransport?: 'tcp' | 'udp';
   /** Also deliver each frame letterboxed into a square of this side (the detector's input), made by swscale. */
   letterbox?: number;
+  /**
+   * Called synchronously with every packet of the video stream as read, before decoding (passthrough of the
+   * camera's H.264). The packet's data is the caller's to keep; its time is on the same clock as the frames'.
+   */
+  onPacket?: (packet: EncodedPacket) => void;
+  /** Asked per packet before copying it out for onPacket: false skips it (nobody listens right now). */
+  wantsPackets?: () => boolean;
+}
+
+/** A compressed packet of the video stream (see VideoSourceOptions.onPacket and VideoSource.packets()). */
+export interface EncodedPacket {
+  /** As demuxed: Annex-B (RTSP, MPEG-TS) or length-prefixed (MP4); VideoSource.extradata says which. */
+  data: Buffer;
+  /** Presentation time, seconds, same origin as VideoFrame.ptsSec; NaN when the packet has none. */
+  ptsSec: number;
+  keyframe: boolean;
 }
 
 export interface VideoFrame {
@@ -97,6 +113,8 @@ export class VideoSource implements AsyncDisposable {
   /** From the container: exact for MP4, duration × fps otherwise, undefined for live streams. */
   readonly frameCount: number | undefined;
   readonly codec: string;
+  /** The codec's extradata (H.264: an avcC record for MP4, Annex-B SPS/PPS for RTSP), or null. */
+  readonly extradata: Buffer | null;
   readonly stats: VideoStats = { packets: 0, decoded: 0, delivered: 0, keyframeOnly: false };
 
   private readonly pkt = new Packet();
@@ -146,6 +164,8 @@ export class VideoSource implements AsyncDisposable {
     this.durationSec = st.duration > 0n ? Number(st.duration) * this.tb : fc.duration > 0n ? Number(fc.duration) / 1e6 : undefined;
     this.frameCount = st.nbFrames > 0n ? Number(st.nbFrames) : this.durationSec && this.fps ? Math.round(this.durationSec * this.fps) : undefined;
     this.codec = Codec.findDecoder(par.codecId)?.name ?? 'unknown';
+    const extra = par.extradata;
+    this.extradata = extra && extra.length > 0 ? Buffer.from(extra) : null;
     this.startPts = st.startTime;
     this.sampler = new Sampler(opts.fps ? 1 / opts.fps : 0);
     this.lb = opts.letterbox ? new LetterboxScaler(opts.letterbox) : null;
@@ -209,6 +229,49 @@ export class VideoSource implements AsyncDisposable {
     for (let f = await this.nextFrame(); f; f = await this.nextFrame()) yield f;
   }
 
+  /**
+   * The video stream's packets without decoding them (passthrough when nothing needs the pixels); iterable once,
+   * instead of frames(). Pauses for the event loop like frames().
+   */
+  async *packets(): AsyncGenerator<EncodedPacket, void, undefined> {
+    if (this.iterating) throw new InvalidStateError(`${this.label}: packets() can be iterated only once`);
+    this.iterating = true;
+    let budget = performance.now() + 20;
+    for (;;) {
+      if (this.opts.signal?.aborted) throw new AbortError(`${this.label}: aborted ${this.where()}`, { cause: this.opts.signal.reason });
+      if (this.closed) return;
+      if (performance.now() > budget) {
+        await tick();
+        budget = performance.now() + 20;
+      }
+      const ret = this.network ? await this.readAsync() : this.fc.readFrameSync(this.pkt);
+      if (this.closed || this.opts.signal?.aborted) continue;
+      if (ret === AVERROR_EAGAIN) await sleep(10);
+      else if (ret === AVERROR_EOF) return;
+      else if (ret < 0) throw this.broken('read failed', ret);
+      else {
+        try {
+          if (this.pkt.streamIndex !== this.streamIndex) continue;
+          this.stats.packets++;
+          const p = this.encoded();
+          if (p && Number.isFinite(p.ptsSec)) this.lastT = p.ptsSec; // for where() in errors
+          if (p) yield p;
+        } finally {
+          this.pkt.unref();
+        }
+      }
+    }
+  }
+
+  /** The current packet as an EncodedPacket (its data copied out of the AVPacket), or null without data. */
+  private encoded(): EncodedPacket | null {
+    const data = this.pkt.data;
+    if (!data || data.length === 0) return null;
+    if (this.startPts === AV_NOPTS_VALUE && this.pkt.pts !== AV_NOPTS_VALUE) this.startPts = this.pkt.pts; // live streams state no start time
+    const ptsSec = this.pkt.pts === AV_NOPTS_VALUE ? NaN : this.rel(this.pkt.pts);
+    return { data: Buffer.from(data), ptsSec, keyframe: this.pkt.isKeyframe };
+  }
+
   private async nextFrame(): Promise<VideoFrame | null> {
     let budget = performance.now() + 20;
     for (;;) {
@@ -267,6 +330,10 @@ export class VideoSource implements AsyncDisposable {
 
   private onPacket(): void {
     this.stats.packets++;
+    if (this.opts.onPacket && this.opts.wantsPackets?.() !== false) {
+      const p = this.encoded();
+      if (p) this.opts.onPacket(p);
+    }
     const key = this.pkt.isKeyframe;
     const t = this.pkt.pts === AV_NOPTS_VALUE ? NaN : this.rel(this.pkt.pts);
     if (key && Number.isFinite(t)) {

@@ -13,7 +13,9 @@ export interface StreamStatus {
   state: StreamState;
   /** Frames per second decoded from the source, recent average. */
   inputFps: number;
-  /** Frames per second sent to viewers, recent average. */
+  /** Frames per second analysed (faces detected or tracked), recent average. */
+  analysedFps: number;
+  /** Video frames per second sent to viewers, recent average (0 without viewers). */
   outputFps: number;
   /** Capture-to-output latency, ms, recent average (0 when unknown). */
   latencyMs: number;
@@ -23,8 +25,10 @@ export interface StreamStatus {
   faces: number;
   /** Frames decoded since the stream started. */
   framesReceived: number;
-  /** Frames dropped at any stage since the stream started. */
+  /** Frames replaced before analysis could take them, since the stream started. */
   framesDropped: number;
+  /** Video frames not sent because the encoder was still busy with the previous one. */
+  videoFramesDropped: number;
   /** The most recent error, credentials redacted; absent when none. */
   lastError?: string;
 }

@@ -2,11 +2,17 @@
  * The registry's StreamHandle for a real stream: a StreamRuntime (LiveSource → FrameAnalyzer) on the shared
  * FaceEngine, its status in the API's terms, the latest groups and an annotated snapshot. A config change that
  * affects ingest or analysis restarts the runtime; a name change does not.
+ *
+ * Video for viewers comes from the "view" source: the analysed source itself, or, when a `detectSource`
+ * substream is configured (as NVRs offer), a second LiveSource on the main `source` — decoded in overlay mode (the
+ * server draws on it), demuxed only in passthrough mode. The handle re-emits the view source's `frame` and
+ * `packet` events, so broadcasts survive runtime restarts; packets are copied out of the demuxer only while
+ * someone listens.
  */
 import { fileURLToPath } from 'node:url';
 import type { FrameRecord, GroupRecord } from '../core/records.js';
 import { TypedEmitter } from '../core/emitter.js';
-import type { LiveFrame } from '../ingest/live.js';
+import { LiveSource, type LiveFrame, type LivePacket } from '../ingest/live.js';
 import type { FaceEngine } from '../inference/engine.js';
 import { StreamRuntime } from '../pipeline/stream.js';
 import { annotatedJpeg } from '../broadcast/snapshot.js';
@@ -15,7 +21,7 @@ import type { StreamHandle } from './registry.js';
 import type { StreamStatus } from './service.js';
 
 /** Keys whose change needs a new runtime. */
-const RESTART_KEYS = ['source', 'detectSource', 'rtspTransport', 'fps', 'detectEvery', 'zones', 'enabled'] as const;
+const RESTART_KEYS = ['source', 'detectSource', 'rtspTransport', 'fps', 'detectEvery', 'zones', 'enabled', 'output'] as const;
 
 function sourceUrl(source: string): string {
   return source.startsWith('file://') ? fileURLToPath(source) : source;
@@ -24,8 +30,21 @@ function sourceUrl(source: string): string {
 export interface RuntimeHandleEvents {
   /** Every analysed frame of the stream, across runtime restarts (config changes, re-enabling). */
   record: [record: FrameRecord];
+  /** Every ingested frame of the view source (valid during the call only; see LiveSource `frame`). */
+  frame: [frame: LiveFrame];
+  /** Every compressed packet of the view source, while someone listens (passthrough). */
+  packet: [packet: LivePacket];
   /** The stream was removed (the registry closed its handle). */
   close: [];
+}
+
+/** What the video service reports about a stream's viewers. */
+export interface VideoStatus {
+  viewers: number;
+  /** Video frames per second sent (the busiest broadcast of the stream). */
+  fps: number;
+  /** Video frames dropped (encoder busy) since the stream started. */
+  dropped: number;
 }
 
 export class RuntimeHandle extends TypedEmitter<RuntimeHandleEvents> implements StreamHandle {
@@ -33,28 +52,88 @@ export class RuntimeHandle extends TypedEmitter<RuntimeHandleEvents> implements 
   readonly #engine: FaceEngine;
   #config: StreamConfig;
   #runtime: StreamRuntime | undefined;
+  /** The main stream when analysis runs on a detect substream; undefined otherwise. */
+  #view: LiveSource | undefined;
+  #tapped: LiveSource | undefined;
 
-  readonly #viewers: () => number;
+  readonly #video: () => VideoStatus;
+  readonly #onFrame = (f: LiveFrame): void => void this.safeEmit('frame', f);
+  readonly #onPacket = (p: LivePacket): void => void this.safeEmit('packet', p);
 
-  /** `viewers`: how many WebRTC viewers watch this stream (owned by the video service). */
-  constructor(engine: FaceEngine, config: StreamConfig, opts: { viewers?: () => number } = {}) {
+  /** `video`: what the video service (which owns the viewers) reports about this stream. */
+  constructor(engine: FaceEngine, config: StreamConfig, opts: { video?: () => VideoStatus } = {}) {
     super();
     this.id = config.id;
-    this.#viewers = opts.viewers ?? (() => 0);
+    this.#video = opts.video ?? (() => ({ viewers: 0, fps: 0, dropped: 0 }));
     this.#engine = engine;
     this.#config = config;
-    if (config.enabled) this.#runtime = this.#start(config);
+    if (config.enabled) this.#start(config);
   }
 
-  #start(c: StreamConfig): StreamRuntime {
-    const r = new StreamRuntime(this.#engine, sourceUrl(c.source), {
+  get config(): StreamConfig {
+    return this.#config;
+  }
+
+  /** The source viewers watch (see the module comment). */
+  get viewSource(): LiveSource | undefined {
+    return this.#view ?? this.#runtime?.source;
+  }
+
+  #start(c: StreamConfig): void {
+    const r = new StreamRuntime(this.#engine, sourceUrl(c.detectSource ?? c.source), {
       id: c.id,
       source: { fps: c.fps, rtspTransport: c.rtspTransport },
       analyzer: { detectEvery: c.detectEvery, zones: c.zones },
     });
     // Consumers (live data, video) subscribe to the handle, which outlives its runtimes.
     r.on('record', (rec) => this.safeEmit('record', rec));
-    return r.start();
+    this.#runtime = r.start();
+    if (c.detectSource !== undefined) {
+      const decode = c.output.mode !== 'passthrough';
+      this.#view = new LiveSource(sourceUrl(c.source), { rtspTransport: c.rtspTransport, decode, delivery: 'events' }).start();
+    }
+    const view = this.viewSource;
+    view?.on('frame', this.#onFrame);
+    this.#syncPacketTap();
+  }
+
+  /** Packets are copied out of the demuxer only while the handle has `packet` listeners. */
+  #syncPacketTap(): void {
+    const want = this.listenerCount('packet') > 0 ? this.viewSource : undefined;
+    if (want === this.#tapped) return;
+    this.#tapped?.off('packet', this.#onPacket);
+    want?.on('packet', this.#onPacket);
+    this.#tapped = want;
+  }
+
+  override on<K extends keyof RuntimeHandleEvents>(event: K, listener: (...args: RuntimeHandleEvents[K]) => void): this {
+    super.on(event, listener);
+    if (event === 'packet') this.#syncPacketTap();
+    return this;
+  }
+
+  override off<K extends keyof RuntimeHandleEvents>(event: K, listener: (...args: RuntimeHandleEvents[K]) => void): this {
+    super.off(event, listener);
+    if (event === 'packet') this.#syncPacketTap();
+    return this;
+  }
+
+  async #stop(): Promise<void> {
+    const r = this.#runtime;
+    const view = this.#view;
+    this.#runtime = undefined;
+    this.#view = undefined;
+    this.#tapped?.off('packet', this.#onPacket);
+    this.#tapped = undefined;
+    await Promise.all([r?.close(), view?.close()]);
+  }
+
+  /**
+   * Whether the view source's own H.264 can be forwarded (passthrough): known once it is connected. Undefined
+   * while not known yet.
+   */
+  passthroughCodec(): string | undefined {
+    return this.viewSource?.codec;
   }
 
   /** The frame the latest record was computed from, for video and snapshots. Valid until the next `record`
@@ -69,18 +148,20 @@ export class RuntimeHandle extends TypedEmitter<RuntimeHandleEvents> implements 
 
   status(): StreamStatus {
     const r = this.#runtime;
-    if (!r) return { state: 'stopped', inputFps: 0, outputFps: 0, latencyMs: 0, viewers: this.#viewers(), faces: 0, framesReceived: 0, framesDropped: 0 };
+    const v = this.#video();
+    if (!r) return { state: 'stopped', inputFps: 0, analysedFps: 0, outputFps: 0, latencyMs: 0, viewers: v.viewers, faces: 0, framesReceived: 0, framesDropped: 0, videoFramesDropped: v.dropped };
     const s = r.status();
     const out: StreamStatus = {
       state: s.state === 'closed' ? 'stopped' : s.state,
       inputFps: s.inputFps,
-      // Video goes out once per analysed frame (the overlay needs the record), so output = analysed rate.
-      outputFps: s.analysedFps,
+      analysedFps: s.analysedFps,
+      outputFps: v.fps,
       latencyMs: s.latencyMs,
-      viewers: this.#viewers(),
+      viewers: v.viewers,
       faces: s.faces,
       framesReceived: s.framesReceived,
       framesDropped: s.framesDropped,
+      videoFramesDropped: v.dropped,
     };
     if (s.lastError) out.lastError = s.lastError;
     return out;
@@ -100,16 +181,12 @@ export class RuntimeHandle extends TypedEmitter<RuntimeHandleEvents> implements 
     const prev = this.#config;
     this.#config = config;
     if (!RESTART_KEYS.some((k) => JSON.stringify(prev[k]) !== JSON.stringify(config[k]))) return;
-    const old = this.#runtime;
-    this.#runtime = undefined;
-    await old?.close();
-    if (config.enabled) this.#runtime = this.#start(config);
+    await this.#stop();
+    if (config.enabled) this.#start(config);
   }
 
   async close(): Promise<void> {
-    const r = this.#runtime;
-    this.#runtime = undefined;
-    await r?.close();
+    await this.#stop();
     this.safeEmit('close');
     this.removeAllListeners();
   }

@@ -29,7 +29,7 @@ function handle(rt: StreamRuntime): StreamHandle {
   return {
     status() {
       const s = rt.status();
-      return { state: s.state === 'closed' ? 'stopped' : s.state, inputFps: s.inputFps, outputFps: s.analysedFps, latencyMs: s.latencyMs, viewers: 0, faces: s.faces, framesReceived: s.framesReceived, framesDropped: s.framesDropped };
+      return { state: s.state === 'closed' ? 'stopped' : s.state, inputFps: s.inputFps, analysedFps: s.analysedFps, outputFps: 0, latencyMs: s.latencyMs, viewers: 0, faces: s.faces, framesReceived: s.framesReceived, framesDropped: s.framesDropped, videoFramesDropped: 0 };
     },
     groups: () => rt.latestRecord?.groups ?? [],
     snapshot: async () => (rt.latestFrame ? annotatedJpeg(rt.latestFrame.image, rt.latestRecord) : undefined),

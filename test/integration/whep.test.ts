@@ -1,6 +1,7 @@
 /**
- * WHEP end to end: a real StreamRuntime (FaceEngine on a looped synthetic face clip) → WhepService (annotate,
- * x264, RTP) → headless Chromium playing through web/whep.js. Loopback only: the server offers a 127.0.0.1 host
+ * WHEP end to end: a real RuntimeHandle (StreamRuntime + FaceEngine on a looped synthetic face clip) →
+ * WhepService (annotate + x264, or the clip's own H.264 passed through) → headless Chromium playing through
+ * web/whep.js. Loopback only: the server offers a 127.0.0.1 host
  * candidate and no STUN server, Chromium is given no ICE servers. Every wait is bounded; the browser, the HTTP
  * server, the service and the runtime are closed in `finally`/`after`.
  */
@@ -15,8 +16,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import express from 'express';
 import { chromium } from 'playwright-core';
 import { FaceEngine } from '../../src/inference/engine.ts';
-import { StreamRuntime } from '../../src/pipeline/stream.ts';
 import { LiveEncoder, RTP_MAX_PAYLOAD } from '../../src/broadcast/encoder.ts';
+import { EncodedBroadcast, PassthroughBroadcast } from '../../src/broadcast/broadcast.ts';
+import { RuntimeHandle } from '../../src/server/stream-handle.ts';
+import { StreamConfigSchema } from '../../src/server/config.ts';
 import { WhepService } from '../../src/broadcast/webrtc/whep.ts';
 import { whepRouter } from '../../src/broadcast/webrtc/routes.ts';
 import { errorHandler } from '../../src/server/http-errors.ts';
@@ -28,7 +31,7 @@ const PAGE = `<!doctype html><meta charset="utf-8"><video id="v" muted playsinli
 
 let dir: string;
 let engine: FaceEngine;
-let runtime: StreamRuntime;
+let handle: RuntimeHandle;
 let service: WhepService;
 let server: Server;
 let base: string;
@@ -46,9 +49,9 @@ before(async () => {
   engine = await FaceEngine.create({ detector: { minScore: 0.3 } });
   const clip = join(dir, 'faces.mp4');
   await makeSyntheticClip(clip, await measureSprites(engine, await loadSprites(110), 110));
-  runtime = new StreamRuntime(engine, clip, { id: 'cam0' }).start();
-  await until(() => (runtime.latestRecord?.faces.length ?? 0) > 0, 20000, 'a record with faces');
-  service = new WhepService({ lookup: (id) => (id === 'cam0' ? runtime : undefined), webrtc: { iceServers: [], hostAddresses: ['127.0.0.1'] } });
+  handle = new RuntimeHandle(engine, StreamConfigSchema.parse({ id: 'cam0', source: clip }), { video: () => service.videoStatus('cam0') });
+  await until(() => (handle.latestRecord?.faces.length ?? 0) > 0, 20000, 'a record with faces');
+  service = new WhepService({ lookup: (id) => (id === 'cam0' ? handle : undefined), webrtc: { iceServers: [], hostAddresses: ['127.0.0.1'] } });
   const app = express();
   app.get('/test.html', (_req, res) => res.type('html').send(PAGE));
   app.use(express.static(join(import.meta.dirname, '../../web')));
@@ -64,7 +67,7 @@ after(async () => {
   await service?.close();
   await service?.close(); // idempotent
   await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
-  await runtime?.close();
+  await handle?.close();
   await engine?.close();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -172,14 +175,60 @@ test('Chromium plays the annotated stream over WHEP; DELETE ends the session', a
     // the overlay this strip cannot be this dark.
     assert.ok(b.panelLuma < 45, `group panel burnt in (strip luma ${b.panelLuma.toFixed(1)}, background ≈ 69)`);
 
-    const bc = service.broadcast('cam0');
-    assert.ok(bc && bc.framesEncoded > 0);
-    const encodeMs = bc.encodeMsTotal / bc.framesEncoded;
-    console.log(`whep: answer ${answerMs.toFixed(0)} ms, first frame ${firstFrameMs.toFixed(0)} ms, encode ${encodeMs.toFixed(2)} ms/frame over ${bc.framesEncoded} frames (dropped ${bc.framesDropped}), panel luma ${b.panelLuma.toFixed(1)}`);
+    const bc = service.broadcast('cam0', 'server');
+    assert.ok(bc instanceof EncodedBroadcast && bc.framesOut > 0);
+    assert.equal(handle.status().viewers, 1);
+    const encodeMs = bc.encodeMsTotal / bc.framesOut;
+    console.log(`whep: answer ${answerMs.toFixed(0)} ms, first frame ${firstFrameMs.toFixed(0)} ms, encode ${encodeMs.toFixed(2)} ms/frame over ${bc.framesOut} frames (dropped ${bc.framesDropped}), panel luma ${b.panelLuma.toFixed(1)}`);
 
     await page.evaluate(`window.player.stop()`);
     await until(() => service.viewerCount('cam0') === 0, 5000, 'the viewer count to drop to 0');
     assert.equal(service.broadcast('cam0'), undefined, 'no viewers: no encode');
+  } finally {
+    await browser.close();
+  }
+});
+
+test('passthrough: ?overlay=client forwards the clip\'s own H.264 (no burnt overlay), on the records\' clock', async () => {
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS, timeout: 15000 });
+  try {
+    const page = await browser.newPage();
+    page.setDefaultTimeout(15000);
+    await page.goto(`${base}/test.html`);
+    await page.evaluate(`(async () => {
+      const { playWhep } = await import('/whep.js');
+      window.player = await playWhep(document.getElementById('v'), '/whep/cam0?overlay=client');
+    })()`);
+    await page.waitForFunction(`document.getElementById('v').videoWidth > 0`, undefined, { timeout: 15000 });
+    // One displayed frame: its RTP timestamp (requestVideoFrameCallback metadata) and the panel strip's luma.
+    const shown = await page.evaluate<{ rtp: number | null; panelLuma: number; w: number; h: number }>(`new Promise((resolve) => {
+      const v = document.getElementById('v');
+      v.requestVideoFrameCallback((_now, meta) => {
+        const c = document.getElementById('c');
+        c.width = v.videoWidth;
+        c.height = v.videoHeight;
+        const ctx = c.getContext('2d', { willReadFrequently: true });
+        ctx.drawImage(v, 0, 0);
+        const strip = ctx.getImageData(12, 12, 60, 14).data;
+        const lumas = [];
+        for (let i = 0; i < strip.length; i += 4) lumas.push(0.299 * strip[i] + 0.587 * strip[i + 1] + 0.114 * strip[i + 2]);
+        lumas.sort((x, y) => x - y);
+        resolve({ rtp: meta.rtpTimestamp ?? null, panelLuma: lumas[lumas.length >> 1], w: v.videoWidth, h: v.videoHeight });
+      });
+    })`);
+    const bc = service.broadcast('cam0', 'client');
+    assert.ok(bc instanceof PassthroughBroadcast, 'an H.264 source is passed through, not re-encoded');
+    assert.ok(bc.framesOut > 0);
+    assert.equal(service.broadcast('cam0', 'server'), undefined, 'no server-overlay encode runs for this viewer');
+    // The clip's own frames: the background there (luma ≈ 69) is not darkened by a burnt-in panel.
+    assert.ok(shown.panelLuma > 55, `no overlay in the pixels (strip luma ${shown.panelLuma.toFixed(1)})`);
+    assert.deepEqual({ w: shown.w, h: shown.h }, { w: handle.latestRecord?.width, h: handle.latestRecord?.height });
+    // RTP time = 90 kHz × the source timeline, the clock of the records' `time`: the page can pair them.
+    assert.ok(shown.rtp !== null, 'Chromium reports the RTP timestamp of the displayed frame');
+    const recTime = handle.latestRecord?.time ?? NaN;
+    assert.ok(Math.abs(shown.rtp / 90000 - recTime) < 2, `displayed frame at ${(shown.rtp / 90000).toFixed(2)} s, latest record at ${recTime.toFixed(2)} s`);
+    await page.evaluate(`window.player.stop()`);
+    await until(() => service.viewerCount('cam0') === 0, 5000, 'the viewer count to drop to 0');
   } finally {
     await browser.close();
   }

@@ -1,6 +1,9 @@
 /**
  * WHEP endpoints (draft-ietf-wish-whep, non-trickle):
- *   POST   /whep/:stream            body = SDP offer (application/sdp, ≤ 64 KB) → 201, SDP answer, Location
+ *   POST   /whep/:stream[?overlay=server|client]
+ *                                   body = SDP offer (application/sdp, ≤ 64 KB) → 201, SDP answer, Location;
+ *                                   overlay: boxes burnt into the video, or clean video (passthrough when the
+ *                                   camera sends H.264) for the page to draw on; default from output.mode
  *   DELETE /whep/:stream/:session   → 204
  * Errors are HttpErrors, rendered as JSON by the app's error handler (400 bad SDP, 404 unknown stream or
  * session, 413 too large, 415 not application/sdp).
@@ -27,10 +30,13 @@ export function whepRouter(service: WhepService): Router {
     const stream = req.params.stream;
     const offer: unknown = req.body;
     if (typeof offer !== 'string' || offer.length === 0) throw new HttpError('E_VALIDATION', 'empty SDP offer');
-    const { sessionId, answerSdp } = await service.createSession(stream, offer);
+    const q = req.query.overlay;
+    if (q !== undefined && q !== 'server' && q !== 'client') throw new HttpError('E_VALIDATION', 'overlay must be "server" or "client"');
+    const { sessionId, answerSdp, overlay } = await service.createSession(stream, offer, q === undefined ? {} : { overlay: q });
     res
       .status(201)
       .location(`/whep/${encodeURIComponent(stream)}/${sessionId}`)
+      .set('X-Facecast-Overlay', overlay)
       .type('application/sdp')
       .send(answerSdp);
   });

@@ -1,7 +1,9 @@
 /**
  * WHEP viewers (WebRTC-HTTP Egress Protocol, non-trickle): each viewer is one werift RTCPeerConnection with one
- * sendonly H.264 transceiver. Every viewer of a stream receives the same encode: one StreamBroadcast per stream
- * annotates each analysed frame once, encodes it once (LiveEncoder) and fans the RTP payloads out.
+ * sendonly H.264 transceiver. Viewers choose the overlay (`?overlay=server|client`, default from the stream's
+ * `output.mode`); every viewer of the same stream and overlay receives the same video: one Broadcast per
+ * (stream, overlay) — an encode with the boxes burnt in, or for a client overlay the camera's own H.264
+ * (passthrough) when it is H.264, else a clean encode.
  *
  * ICE comes only from the config: werift otherwise asks stun.l.google.com for a server-reflexive candidate (and
  * waits up to 5 s for it) even with `iceServers: []`, so the STUN server of each ICE connection is overwritten
@@ -17,10 +19,15 @@ import type { PeerConfig, RTCRtpSender, RtcpPacket } from 'werift';
 import { Logger } from '../../core/log.js';
 import { errorMessage } from '../../core/errors.js';
 import { HttpError } from '../../server/http-errors.js';
-import type { Config } from '../../server/config.js';
-import { StreamBroadcast, type AnalysedStream, type BroadcastSink } from '../encoder.js';
+import type { Config, StreamConfig } from '../../server/config.js';
+import { EncodedBroadcast, PassthroughBroadcast, type Broadcast, type BroadcastSink, type OverlayKind, type VideoFeed } from '../broadcast.js';
 
-export type { AnalysedStream } from '../encoder.js';
+/** What the WHEP service needs from a stream (the server's RuntimeHandle). */
+export interface WhepStream extends VideoFeed {
+  readonly config: Pick<StreamConfig, 'output' | 'detectSource'>;
+  /** The view source's codec once connected (e.g. 'h264'), else undefined. */
+  passthroughCodec(): string | undefined;
+}
 
 const log = new Logger('Whep');
 
@@ -42,7 +49,7 @@ export type WebrtcConfig = Pick<Config['webrtc'], 'iceServers' | 'hostAddresses'
 
 export interface WhepServiceOptions {
   /** The stream behind an id, or undefined when there is none (→ 404). */
-  lookup: (streamId: string) => AnalysedStream | undefined;
+  lookup: (streamId: string) => WhepStream | undefined;
   webrtc?: Partial<WebrtcConfig>;
   /** Nominal encode rate (default 25). */
   fps?: number;
@@ -54,6 +61,8 @@ export interface WhepServiceOptions {
 export class WhepViewer implements BroadcastSink {
   readonly id = randomUUID();
   readonly streamId: string;
+  /** Key of the broadcast it watches: `${streamId}/${overlay}`. */
+  key = '';
   readonly pc: RTCPeerConnection;
   readonly sender: RTCRtpSender;
   /** Set once the peer is connected: only then are packets sent. */
@@ -100,17 +109,35 @@ export class WhepViewer implements BroadcastSink {
 
 export class WhepService {
   readonly #opts: WhepServiceOptions;
-  readonly #broadcasts = new Map<string, StreamBroadcast>();
+  /** By `${streamId}/${overlay}`. */
+  readonly #broadcasts = new Map<string, Broadcast>();
   readonly #viewers = new Map<string, WhepViewer>();
+  /** Video frames dropped by broadcasts that have since closed, by stream (status counters never go back). */
+  readonly #retiredDrops = new Map<string, number>();
   #closed = false;
 
   constructor(opts: WhepServiceOptions) {
     this.#opts = opts;
   }
 
+  /** The stream's broadcasts (one per overlay kind with viewers). */
+  #of(streamId: string): Broadcast[] {
+    return [this.#broadcasts.get(`${streamId}/server`), this.#broadcasts.get(`${streamId}/client`)].filter((b): b is Broadcast => b !== undefined);
+  }
+
   /** Viewers attached to a stream (connecting or playing). */
   viewerCount(streamId: string): number {
-    return this.#broadcasts.get(streamId)?.sinks.size ?? 0;
+    return this.#of(streamId).reduce((n, b) => n + b.sinks.size, 0);
+  }
+
+  /** Viewers, video frame rate (the busiest broadcast) and video frames dropped, for the stream's status. */
+  videoStatus(streamId: string): { viewers: number; fps: number; dropped: number } {
+    const bs = this.#of(streamId);
+    return {
+      viewers: bs.reduce((n, b) => n + b.sinks.size, 0),
+      fps: bs.reduce((m, b) => Math.max(m, b.fps()), 0),
+      dropped: bs.reduce((n, b) => n + b.framesDropped, this.#retiredDrops.get(streamId) ?? 0),
+    };
   }
 
   /** The viewer behind a session id (for stats and tests). */
@@ -118,20 +145,22 @@ export class WhepService {
     return this.#viewers.get(sessionId);
   }
 
-  /** The shared encoder state of a stream, while it has viewers. */
-  broadcast(streamId: string): StreamBroadcast | undefined {
-    return this.#broadcasts.get(streamId);
+  /** A stream's broadcast for one overlay kind, while it has viewers. */
+  broadcast(streamId: string, overlay: OverlayKind = 'server'): Broadcast | undefined {
+    return this.#broadcasts.get(`${streamId}/${overlay}`);
   }
 
   /**
    * Answers a WHEP offer: a sendonly H.264 peer whose answer carries every candidate (gathering is complete).
+   * `overlay` defaults to the stream's output mode (overlay → 'server', passthrough → 'client').
    * @throws HttpError E_NOT_FOUND (unknown stream), E_VALIDATION (not an SDP offer, no H.264 video), E_UNAVAILABLE (closed)
    */
-  async createSession(streamId: string, offerSdp: string): Promise<{ sessionId: string; answerSdp: string }> {
+  async createSession(streamId: string, offerSdp: string, opts: { overlay?: OverlayKind } = {}): Promise<{ sessionId: string; answerSdp: string; overlay: OverlayKind }> {
     if (this.#closed) throw new HttpError('E_UNAVAILABLE', 'the WHEP service is closed');
     const stream = this.#opts.lookup(streamId);
     if (!stream) throw new HttpError('E_NOT_FOUND', `no stream "${streamId}"`);
     checkOffer(offerSdp);
+    const overlay = opts.overlay ?? (stream.config.output.mode === 'passthrough' ? 'client' : 'server');
     const pc = new RTCPeerConnection(this.#peerConfig());
     const transceiver = pc.addTransceiver('video', { direction: 'sendonly' });
     const viewer = new WhepViewer(streamId, pc, transceiver.sender);
@@ -147,8 +176,8 @@ export class WhepService {
       if (!answerSdp) throw new Error('werift produced no answer');
       if (!/^m=video [1-9]/m.test(answerSdp)) throw new HttpError('E_VALIDATION', 'the offer has no H.264 (packetization-mode=1) video this server can send');
       if (this.#closed) throw new HttpError('E_UNAVAILABLE', 'the WHEP service is closed');
-      this.#attach(viewer, stream);
-      return { sessionId: viewer.id, answerSdp };
+      this.#attach(viewer, stream, overlay);
+      return { sessionId: viewer.id, answerSdp, overlay };
     } catch (e) {
       await viewer.close();
       throw e;
@@ -160,12 +189,13 @@ export class WhepService {
     const viewer = this.#viewers.get(sessionId);
     if (!viewer) return false;
     this.#viewers.delete(sessionId);
-    const b = this.#broadcasts.get(viewer.streamId);
+    const b = this.#broadcasts.get(viewer.key);
     if (b) {
       b.detach(viewer);
       if (b.sinks.size === 0) {
         // No viewers, no encode: the broadcast stops listening and frees its encoder.
-        this.#broadcasts.delete(viewer.streamId);
+        this.#broadcasts.delete(viewer.key);
+        this.#retiredDrops.set(viewer.streamId, (this.#retiredDrops.get(viewer.streamId) ?? 0) + b.framesDropped);
         b.close();
       }
     }
@@ -182,12 +212,13 @@ export class WhepService {
     this.#broadcasts.clear();
   }
 
-  #attach(viewer: WhepViewer, stream: AnalysedStream): void {
+  #attach(viewer: WhepViewer, stream: WhepStream, overlay: OverlayKind): void {
     this.#viewers.set(viewer.id, viewer);
-    let b = this.#broadcasts.get(viewer.streamId);
+    viewer.key = `${viewer.streamId}/${overlay}`;
+    let b = this.#broadcasts.get(viewer.key);
     if (!b) {
-      b = new StreamBroadcast(viewer.streamId, stream, { fps: this.#opts.fps ?? 25 });
-      this.#broadcasts.set(viewer.streamId, b);
+      b = this.#makeBroadcast(viewer.streamId, stream, overlay);
+      this.#broadcasts.set(viewer.key, b);
     }
     b.attach(viewer);
     const broadcast = b;
@@ -211,6 +242,20 @@ export class WhepService {
       const fmt = 'feedback' in pkt ? pkt.feedback.count : -1;
       if (fmt === FMT_PLI || fmt === FMT_FIR) broadcast.requestKeyframe();
     });
+  }
+
+  #makeBroadcast(id: string, stream: WhepStream, overlay: OverlayKind): Broadcast {
+    const out = stream.config.output;
+    const encode = { fps: this.#opts.fps ?? 25, ...(out.width !== undefined ? { width: out.width } : {}), ...(out.fps !== undefined ? { maxFps: out.fps } : {}) };
+    if (overlay === 'server') return new EncodedBroadcast(id, stream, encode);
+    // Client overlay: the camera's H.264 as is when it is H.264 (or not known yet in passthrough mode, where a
+    // view stream may not even be decoded); otherwise a clean encode of the decoded frames.
+    const codec = stream.passthroughCodec();
+    if (codec === 'h264' || (codec === undefined && out.mode === 'passthrough')) return new PassthroughBroadcast(id, stream);
+    if (out.mode === 'passthrough' && stream.config.detectSource !== undefined) {
+      throw new HttpError('E_UNAVAILABLE', `stream "${id}": passthrough needs an H.264 camera, this one sends ${codec}; use output.mode overlay`);
+    }
+    return new EncodedBroadcast(id, stream, { ...encode, overlay: false });
   }
 
   #peerConfig(): Partial<PeerConfig> {
