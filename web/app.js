@@ -5,6 +5,7 @@
 import { io } from '/socket.io/socket.io.esm.min.js';
 import { COLOURS, Ring, drawCircumplex, drawDemographics, drawEmotionBars, drawLine } from './charts.js';
 import { playWhep } from './whep.js';
+import { ClientOverlay } from './overlay.js';
 
 /** @typedef {import('../src/broadcast/protocol.ts').ServerToClientEvents} ServerToClientEvents */
 /** @typedef {import('../src/broadcast/protocol.ts').ClientToServerEvents} ClientToServerEvents */
@@ -21,12 +22,19 @@ const main = /** @type {HTMLElement} */ (document.getElementById('streams'));
 const health = /** @type {HTMLElement} */ (document.getElementById('health'));
 /** @type {Map<string, ReturnType<typeof makeCard>>} */
 const cards = new Map();
+// For the browser console and the end-to-end tests: the cards with their overlay state.
+Object.assign(globalThis, { facecast: { cards } });
 
 const TEMPLATE = `
 <h2><span class="name"></span><span class="state"></span></h2>
 <div class="media" data-slot="video">
   <!-- VIDEO SLOT: web/whep.js puts the live <video> here and hides the snapshot <img>. -->
   <img class="snapshot" alt="">
+  <canvas class="overlay" hidden></canvas>
+</div>
+<div class="toggle" role="group" aria-label="overlay">
+  <label><input type="radio" value="server"> boxes burnt in by the server</label>
+  <label><input type="radio" value="client"> drawn here (clean video)</label>
 </div>
 <p class="summary"><b class="faces">0 faces</b> <span class="scene muted">waiting for data…</span></p>
 <div class="charts">
@@ -49,6 +57,8 @@ function makeCard(s) {
   q('.name').textContent = s.name;
   const img = /** @type {HTMLImageElement} */ (el.querySelector('.snapshot'));
   img.alt = `annotated snapshot of ${s.name}`;
+  const radios = /** @type {HTMLInputElement[]} */ ([...el.querySelectorAll('.toggle input')]);
+  for (const r of radios) r.name = `overlay-${s.id}`;
   const c = {
     id: s.id, el, img, state: q('.state'), faces: q('.faces'), sceneText: q('.scene'), members: q('.members'),
     canvases: { emotion: canvas('.c-emotion'), va: canvas('.c-va'), demo: canvas('.c-demo'), cohesion: canvas('.c-cohesion'), count: canvas('.c-count') },
@@ -58,22 +68,44 @@ function makeCard(s) {
     cohesion: new Ring(), count: new Ring(), trail: /** @type {{v: number, a: number}[]} */ ([]),
     dirty: true, loading: false, lastSnapshot: 0,
     /** @type {(() => Promise<void>) | null} */ stopVideo: null,
+    /** @type {ClientOverlay | null} */ overlay: null,
+    /** 'server': boxes in the video pixels; 'client': clean video, boxes drawn by ClientOverlay. */
+    mode: s.config.output.mode === 'passthrough' ? 'client' : 'server',
+    generation: 0,
   };
   img.addEventListener('load', () => (c.loading = false));
   img.addEventListener('error', () => (c.loading = false));
+  for (const r of radios) {
+    r.checked = r.value === c.mode;
+    r.addEventListener('change', () => {
+      if (!r.checked || r.value === c.mode) return;
+      c.mode = r.value === 'client' ? 'client' : 'server';
+      startVideo(c, el.querySelector('.media'));
+    });
+  }
   main.append(el);
   startVideo(c, el.querySelector('.media'));
   return c;
 }
 
 /**
- * Live annotated video over WHEP in the card's media slot. The snapshot stays until the video plays, and comes
- * back if WebRTC is not possible (e.g. blocked UDP): the page always shows something.
- * @param {{ id: string, img: HTMLImageElement, stopVideo: (() => Promise<void>) | null }} c
+ * Live video over WHEP in the card's media slot, with the overlay the card's toggle asks for (a new session per
+ * switch). The snapshot stays until the video plays, and comes back if WebRTC is not possible (e.g. blocked
+ * UDP): the page always shows something.
+ * @param {ReturnType<typeof makeCard>} c
  * @param {Element | null} slot
  */
 async function startVideo(c, slot) {
   if (!slot || typeof RTCPeerConnection === 'undefined') return;
+  const generation = ++c.generation;
+  const old = c.stopVideo;
+  c.stopVideo = null;
+  c.overlay?.stop();
+  c.overlay = null;
+  slot.querySelector('video.live')?.remove();
+  c.img.hidden = false; // snapshots until the new session plays
+  await old?.().catch(() => undefined);
+  if (generation !== c.generation) return; // switched again meanwhile
   const video = document.createElement('video');
   video.muted = true;
   video.autoplay = true;
@@ -81,21 +113,32 @@ async function startVideo(c, slot) {
   video.hidden = true;
   video.className = 'live';
   slot.prepend(video);
+  const canvas = /** @type {HTMLCanvasElement} */ (slot.querySelector('canvas.overlay'));
+  const overlay = new ClientOverlay(video, canvas);
+  c.overlay = overlay;
   video.addEventListener('playing', () => {
     video.hidden = false;
     c.img.hidden = true;
+    overlay.setEnabled(c.mode === 'client');
   });
   try {
-    const session = await playWhep(video, `/whep/${encodeURIComponent(c.id)}`);
+    const session = await playWhep(video, `/whep/${encodeURIComponent(c.id)}?overlay=${c.mode}`);
+    if (generation !== c.generation) {
+      await session.stop();
+      return;
+    }
     c.stopVideo = session.stop;
     session.pc.addEventListener('connectionstatechange', () => {
       if (session.pc.connectionState === 'failed' || session.pc.connectionState === 'closed') {
         video.hidden = true;
         c.img.hidden = false;
+        overlay.setEnabled(false); // the snapshot has the boxes burnt in
       }
     });
   } catch (e) {
     console.warn(`live video for ${c.id} unavailable, showing snapshots:`, e);
+    overlay.stop();
+    overlay.setEnabled(false);
     video.remove();
   }
 }
@@ -120,6 +163,7 @@ function setStreams(streams) {
   for (const [id, c] of cards) {
     if (streams.some((s) => s.id === id)) continue;
     c.el.remove();
+    c.overlay?.stop();
     c.stopVideo?.().catch(() => undefined);
     cards.delete(id);
     if (socket.connected) socket.emit('unsubscribe', id);
@@ -148,6 +192,7 @@ socket.on('faces', (id, frame) => {
   const c = cards.get(id);
   if (!c) return;
   c.frame = frame;
+  c.overlay?.push(frame);
   c.dirty = true;
   const now = performance.now();
   if (!c.loading && now - c.lastSnapshot > SNAPSHOT_MS && !c.img.hidden) {

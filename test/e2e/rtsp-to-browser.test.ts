@@ -84,6 +84,31 @@ test('RTSP camera → facecast serve → annotated WebRTC video in Chromium and 
     const status = (await (await fetch(`${base}/api/streams/cam`)).json()) as { status: { state: string; viewers: number; faces: number } };
     assert.equal(status.status.state, 'streaming');
     assert.equal(status.status.viewers, 1);
+
+    // The overlay toggle: clean video (the camera's H.264 passed through) with the boxes drawn by the page,
+    // each displayed frame paired with its own analysis through the RTP timestamp.
+    await page.check('input[type=radio][value=client]');
+    await page.waitForFunction(`(() => {
+      const c = globalThis.facecast.cards.get('cam');
+      return c.mode === 'client' && c.overlay && !c.overlay.canvas.hidden && c.overlay.drawn && c.overlay.drawn.faces.length >= 3 && c.overlay.paired > 5;
+    })()`, null, { timeout: 20_000 });
+    const drawn = await page.evaluate(`(() => {
+      const o = globalThis.facecast.cards.get('cam').overlay;
+      const f = o.drawn;
+      const c = o.canvas;
+      const s = Math.min(c.width / f.width, c.height / f.height);
+      const ox = (c.width - f.width * s) / 2, oy = (c.height - f.height * s) / 2;
+      const g = c.getContext('2d');
+      // Alpha on each face's box edge (left edge, mid-height) and in its middle (must stay see-through).
+      const edges = f.faces.map((x) => g.getImageData(Math.round(ox + x.box.x * s), Math.round(oy + (x.box.y + x.box.h / 2) * s), 1, 1).data[3]);
+      const inside = f.faces.map((x) => g.getImageData(Math.round(ox + (x.box.x + x.box.w / 2) * s), Math.round(oy + (x.box.y + x.box.h / 2) * s), 1, 1).data[3]);
+      return { edges, inside, paired: o.paired, unpaired: o.unpaired };
+    })()`) as { edges: number[]; inside: number[]; paired: number; unpaired: number };
+    assert.ok(drawn.edges.every((a) => a > 0), `a box is drawn around every face: ${JSON.stringify(drawn)}`);
+    assert.ok(drawn.inside.every((a) => a === 0), `faces are not covered: ${JSON.stringify(drawn)}`);
+    assert.ok(drawn.paired > drawn.unpaired, `displayed frames paired with their analysis: ${JSON.stringify(drawn)}`);
+    const cam = (await (await fetch(`${base}/api/streams/cam`)).json()) as { status: { viewers: number; outputFps: number } };
+    assert.equal(cam.status.viewers, 1, 'the server-overlay session was ended by the switch');
     assert.deepEqual(errors, []);
   } finally {
     await browser?.close();
