@@ -4,7 +4,8 @@
  *
  *   node --import tsx bench/index.ts [NAME ...] [--quick]
  *
- * Names pick benches from the list below; other `--flags` are passed on to every bench.
+ * Names pick benches from the list below (opt-in ones, such as `live`, run only when named); other `--flags`
+ * are passed on to every bench.
  */
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
@@ -15,6 +16,8 @@ interface Bench {
   /** Script in bench/, run as `node --import tsx bench/<file>`. */
   file: string;
   description: string;
+  /** Runs only when named (`npm run bench -- live`): it needs Chromium and GStreamer and takes several minutes. */
+  optIn?: boolean;
 }
 
 const BENCHES: readonly Bench[] = [
@@ -22,6 +25,7 @@ const BENCHES: readonly Bench[] = [
   { name: 'decode', file: 'decode.ts', description: 'video decode: node-av decode-only / to RGB / sampled, vs ffmpeg CLI' },
   { name: 'analyze', file: 'analyze.ts', description: 'facecast analyze throughput (full rate, --fps 1) vs decode-only ceiling' },
   { name: 'tracking', file: 'tracking.ts', description: 'tracking quality (IDF1, ID switches) vs. detection period on the synthetic clip' },
+  { name: 'live', file: 'live.ts', description: 'facecast serve: camera→Chromium latency, CPU per camera, camera capacity (overlay vs passthrough)', optIn: true },
 ];
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -33,7 +37,7 @@ if (unknown.length) {
   console.error(`bench: unknown bench ${unknown.join(', ')} (known: ${BENCHES.map((b) => b.name).join(', ')})`);
   process.exit(2);
 }
-const selected = names.length ? BENCHES.filter((b) => names.includes(b.name)) : BENCHES;
+const selected = names.length ? BENCHES.filter((b) => names.includes(b.name)) : BENCHES.filter((b) => !b.optIn);
 
 const failed: string[] = [];
 for (const b of selected) {

@@ -1,0 +1,528 @@
+/**
+ * Live-server bench (issue 4): camera-to-display latency, CPU per camera and camera capacity of `facecast serve`,
+ * for the server-side overlay (re-encoded) and for passthrough (the camera's H.264 forwarded). Loopback only.
+ *
+ *   node --import tsx bench/live.ts [--quick] [--max-cameras=16] [--window=20] [--only=latency|capacity]
+ *   npm run bench -- live                       (opt-in: `npm run bench` alone does not run it)
+ *
+ * Latency: bench/live/source.ts renders 1280×720 frames of real group photos with Date.now() as a barcode in a
+ * bottom strip (below where faces, labels and the group panel are drawn), encodes them with LiveEncoder (x264
+ * zerolatency) at 25 fps and sends RTP to bench/live/rtsp_relay.py (GStreamer RTSP server) → facecast serve
+ * (one stream) → WHEP → headless Chromium, where a page reads the barcode of every presented frame
+ * (requestVideoFrameCallback) and records display time − stamp (one machine, one clock).
+ * Capacity: a 720p25 clip of the same photos (made once, cached in the OS temp dir) looped by rtsp_relay.py as
+ * N mounts; N streams added one by one over the REST API, one werift WHEP receiver (bench/live/whep-receiver.ts,
+ * no decoding) per stream; each step is measured for `--window` seconds.
+ * Writes bench/results/live.json and live.md (a --quick run or a partial one: live.partial.*).
+ */
+import '../src/core/polyfill.js';
+import { spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { chromium, type Browser } from 'playwright-core';
+import sharp from 'sharp';
+import { makeClip } from '../src/ingest/testmedia.js';
+import { cpuModel } from './lib.js';
+import { CODE, CpuWindow, DECODE_JS, waitQuiet, cpuSeconds, cpuSecondsByName, dist, freeUdpPort, killAllChildren, round, spawnTracked, stopChild, type Dist } from './live-lib.js';
+import { WhepReceiver, delivery } from './live/whep-receiver.js';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = join(HERE, '..');
+const RESULTS = join(HERE, 'results');
+const PY = '/usr/bin/python3';
+const RELAY = join(HERE, 'live', 'rtsp_relay.py');
+const argv = process.argv.slice(2);
+const opt = (name: string): string | undefined => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
+const QUICK = argv.includes('--quick');
+const ONLY = opt('only');
+const FPS = 25;
+const WINDOW_SEC = Number(opt('window') ?? (QUICK ? 5 : 20));
+const WARMUP_SEC = QUICK ? 3 : 6;
+const MAX_CAMERAS = Number(opt('max-cameras') ?? (QUICK ? 3 : 16));
+const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--allow-loopback-in-peer-connection', '--disable-features=WebRtcHideLocalIpsWithMdns', '--autoplay-policy=no-user-gesture-required'];
+/** Real time: at least this many frames per second delivered to every viewer, and fewer than 1 % dropped. */
+const MIN_FPS = 24;
+const MAX_DROP_PCT = 1;
+
+type Mode = 'overlay' | 'passthrough';
+const MODES: { mode: Mode; query: string; label: string }[] = [
+  { mode: 'overlay', query: '', label: 'overlay (server-burnt, re-encoded)' },
+  { mode: 'passthrough', query: '?overlay=client', label: 'passthrough (camera H.264, client overlay)' },
+];
+
+const log = (s: string): void => console.log(`[live ${new Date().toISOString().slice(11, 19)}] ${s}`);
+
+// ---------------------------------------------------------------------------------------------------------
+// Processes
+// ---------------------------------------------------------------------------------------------------------
+
+interface Proc { proc: ChildProcess; out: () => string; err: () => string }
+
+function track(proc: ChildProcess): Proc {
+  let out = '';
+  let err = '';
+  proc.stdout?.setEncoding('utf8').on('data', (d: string) => (out = (out + d).slice(-20000)));
+  proc.stderr?.setEncoding('utf8').on('data', (d: string) => (err = (err + d).slice(-20000)));
+  return { proc, out: () => out, err: () => err };
+}
+
+async function waitFor<T>(what: string, timeoutMs: number, fn: () => T | undefined | Promise<T | undefined>, p?: Proc): Promise<T> {
+  const t0 = performance.now();
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (p && p.proc.exitCode !== null) throw new Error(`${what}: process exited (${p.proc.exitCode}): ${p.err().slice(-1500)}`);
+    if (performance.now() - t0 > timeoutMs) throw new Error(`${what}: timed out after ${timeoutMs} ms${p ? `: ${p.err().slice(-1500)}` : ''}`);
+    await sleep(100);
+  }
+}
+
+async function startRelay(args: string[]): Promise<Proc & { port: number }> {
+  const p = track(spawnTracked(PY, [RELAY, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }));
+  const port = await waitFor('RTSP relay', 15_000, () => {
+    const m = /READY (\d+)/.exec(p.out());
+    return m ? Number(m[1]) : undefined;
+  }, p);
+  return { ...p, port };
+}
+
+interface SourceStats { sent: number; skipped: number; encodeMs: { n: number; mean: number; p50: number; p95: number } }
+
+async function startSource(udpPort: number): Promise<Proc & { stats: () => SourceStats | undefined }> {
+  const p = track(spawnTracked(process.execPath, ['--import', 'tsx', join(HERE, 'live', 'source.ts'), `--udp=${udpPort}`, `--fps=${FPS}`, '--max-seconds=3600'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }));
+  const stats = (): SourceStats | undefined => {
+    const lines = p.out().trim().split('\n').filter((l) => l.startsWith('{'));
+    return lines.length ? (JSON.parse(lines[lines.length - 1]) as SourceStats) : undefined;
+  };
+  await waitFor('stamped source', 30_000, () => ((stats()?.sent ?? 0) > 0 ? true : undefined), p);
+  return { ...p, stats };
+}
+
+interface Serve extends Proc { base: string; pid: number }
+
+async function startServe(yaml: string, dir: string): Promise<Serve> {
+  const cfg = join(dir, `facecast-${Date.now()}.yaml`);
+  writeFileSync(cfg, yaml);
+  const p = track(spawnTracked(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve', '--config', cfg], { cwd: ROOT, env: { ...process.env, FACECAST_LOG: 'warn' }, stdio: ['ignore', 'ignore', 'pipe'] }));
+  const base = await waitFor('facecast serve', 90_000, () => /serving (http:\/\/127\.0\.0\.1:\d+)\//.exec(p.err())?.[1], p);
+  await waitFor('facecast /readyz', 90_000, async () => ((await fetch(`${base}/readyz`).catch(() => undefined))?.ok ? true : undefined), p);
+  return { ...p, base, pid: p.proc.pid ?? 0 };
+}
+
+const CONFIG_HEAD = 'server: { host: 127.0.0.1, port: 0 }\nwebrtc: { hostAddresses: [127.0.0.1] }\ndemo: { enabled: false }\n';
+const streamYaml = (id: string, source: string, mode: Mode): string => `  - id: ${id}\n    source: ${source}\n    output: { mode: ${mode} }\n`;
+
+interface StreamStatus { state: string; inputFps: number; outputFps: number; latencyMs: number; viewers: number; faces: number; framesReceived: number; framesDropped: number; lastError?: string }
+
+async function status(base: string, id: string): Promise<StreamStatus | undefined> {
+  const r = await fetch(`${base}/api/streams/${id}`).catch(() => undefined);
+  if (!r?.ok) return undefined;
+  return ((await r.json()) as { status: StreamStatus }).status;
+}
+
+async function waitStreaming(s: Serve, id: string, timeoutMs = 30_000): Promise<void> {
+  await waitFor(`stream ${id} streaming`, timeoutMs, async () => {
+    const st = await status(s.base, id);
+    return st?.state === 'streaming' && st.framesReceived > 0 ? true : undefined;
+  }, s);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Latency: stamped source → RTSP → facecast → WHEP → Chromium
+// ---------------------------------------------------------------------------------------------------------
+
+const PAGE = `<!doctype html><html><body style="margin:0;background:#000">
+<video id="v" muted playsinline autoplay style="width:640px;height:360px"></video>
+<script type="module">
+import { playWhep } from '/whep.js';
+${DECODE_JS}
+const B = (window.__bench = { samples: [], callbacks: 0, bad: 0, error: null, width: 0, height: 0 });
+const v = document.getElementById('v');
+const c = document.createElement('canvas');
+c.width = CODE.width; c.height = CODE.blockH;
+const g = c.getContext('2d', { willReadFrequently: true });
+const onFrame = (_now, md) => {
+  const t = Date.now();
+  B.callbacks++;
+  if (v.videoWidth > 0) {
+    B.width = v.videoWidth; B.height = v.videoHeight;
+    const k = v.videoHeight / CODE.height;
+    g.drawImage(v, 0, CODE.y0 * k, v.videoWidth, CODE.blockH * k, 0, 0, CODE.width, CODE.blockH);
+    const d = g.getImageData(0, 0, CODE.width, CODE.blockH).data;
+    const luma = (x, y) => { const i = (Math.round(y - CODE.y0) * CODE.width + Math.round(x)) * 4; return 0.299 * d[i] + 0.587 * d[i + 1] + 0.114 * d[i + 2]; };
+    const stamp = decodeStamp(luma, t);
+    const o = performance.timeOrigin;
+    if (stamp < 0) { B.bad++; if ((B.badImgs ??= []).length < 3) B.badImgs.push(c.toDataURL()); }
+    else B.samples.push([stamp, t, o + md.expectedDisplayTime, md.receiveTime !== undefined ? o + md.receiveTime : -1, md.processingDuration ?? -1]);
+  }
+  v.requestVideoFrameCallback(onFrame);
+};
+v.requestVideoFrameCallback(onFrame);
+try { B.session = await playWhep(v, new URLSearchParams(location.search).get('whep')); } catch (e) { B.error = String(e && e.message || e); }
+</script></body></html>`;
+
+interface LatencyRow {
+  mode: Mode; label: string; available: boolean; note?: string;
+  /** Date.now() at the rVFC callback − stamp, ms. */
+  toCallbackMs?: Dist | null;
+  /** expectedDisplayTime − stamp, ms: the headline figure. */
+  toDisplayMs?: Dist | null;
+  /** receiveTime (last RTP packet of the frame reached Chromium) − stamp, ms. */
+  toReceiveMs?: Dist | null;
+  /** expectedDisplayTime − receiveTime: Chromium's jitter buffer + decode + render, ms. */
+  receiveToDisplayMs?: Dist | null;
+  /** Chromium's decode time (processingDuration), ms. */
+  decodeMs?: Dist | null;
+  displayedFps?: number; undecodable?: number; videoSize?: string;
+  /** Server's own capture→analysed latency (RTSP frame delivered by ingest → analysis done), EWMA, ms. */
+  serverIngestToAnalysedMs?: number;
+  serverStatus?: StreamStatus;
+  /** Cores used over the window, per process tree. */
+  cpu?: { cores: Record<string, number>; machine: number; foreign: number; wallSec: number };
+  /** Share of the frames displayed in the window whose barcode could not be read (corrupt or smeared pictures). */
+  unreadablePct?: number;
+  cameraEncodeMs?: SourceStats['encodeMs'];
+  /** Chromium's inbound-rtp video stats over the window (differences): packetsLost, nackCount, pliCount, … */
+  chromiumInbound?: Record<string, number>;
+}
+
+async function latencyRun(m: (typeof MODES)[number], rtsp: string, dir: string, source: Awaited<ReturnType<typeof startSource>>, relay: Proc): Promise<LatencyRow> {
+  const row: LatencyRow = { mode: m.mode, label: m.label, available: false };
+  let serve: Serve | undefined;
+  let browser: Browser | undefined;
+  try {
+    serve = await startServe(CONFIG_HEAD + 'streams:\n' + streamYaml('cam', rtsp, m.mode), dir);
+    await waitStreaming(serve, 'cam');
+    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+    const page = await browser.newPage({ viewport: { width: 700, height: 400 } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    const pageUrl = `${serve.base}/__bench/live.html`;
+    await page.route(pageUrl + '*', (r) => r.fulfill({ status: 200, contentType: 'text/html', body: PAGE }));
+    await page.goto(`${pageUrl}?whep=${encodeURIComponent(`/whep/cam${m.query}`)}`);
+    const rtcStats = (): Promise<Record<string, number> | null> =>
+      page.evaluate(`(async () => {
+        const pc = window.__bench && window.__bench.session && window.__bench.session.pc;
+        if (!pc) return null;
+        const out = {};
+        (await pc.getStats()).forEach((r) => {
+          if (r.type === 'inbound-rtp' && r.kind === 'video') for (const k of ['packetsReceived', 'packetsLost', 'nackCount', 'pliCount', 'firCount', 'framesReceived', 'framesDecoded', 'framesDropped', 'keyFramesDecoded', 'freezeCount', 'jitterBufferDelay', 'jitterBufferEmittedCount', 'totalDecodeTime', 'bytesReceived']) out[k] = r[k];
+        });
+        return out;
+      })()`) as Promise<Record<string, number> | null>;
+    type B = { samples: number[][]; callbacks: number; bad: number; error: string | null; width: number; height: number };
+    const bench = (): Promise<B> => page.evaluate('(() => { const b = window.__bench; return b ? { samples: b.samples, callbacks: b.callbacks, bad: b.bad, error: b.error, width: b.width, height: b.height } : null; })()') as Promise<B>;
+    await waitFor('first decoded frame in Chromium', 30_000, async () => {
+      const b = await bench();
+      if (b?.error) throw new Error(`Chromium WHEP: ${b.error}`);
+      if (errors.length) throw new Error(`page error: ${errors.join('; ')}`);
+      return b && b.samples.length > 0 ? true : undefined;
+    }, serve);
+    log(`  ${m.mode}: playing in Chromium; warm-up ${WARMUP_SEC} s, then ${WINDOW_SEC} s`);
+    await sleep(WARMUP_SEC * 1000);
+    await waitQuiet();
+    const srv = serve;
+    const cpu = new CpuWindow({
+      server: () => cpuSeconds(srv.pid),
+      chromium: () => cpuSecondsByName(process.pid, /chrom/i),
+      camera: () => cpuSeconds(source.proc.pid ?? 0),
+      rtspRelay: () => cpuSeconds(relay.proc.pid ?? 0),
+      bench: () => cpuSeconds(process.pid, false),
+    });
+    const before = await bench();
+    const rtc0 = await rtcStats();
+    const tStart = Date.now();
+    cpu.start();
+    await sleep(WINDOW_SEC * 1000);
+    row.cpu = cpu.stop();
+    const tEnd = Date.now();
+    const after = await bench();
+    const rtc1 = await rtcStats();
+    if (rtc0 && rtc1) row.chromiumInbound = Object.fromEntries(Object.keys(rtc1).map((k) => [k, round((rtc1[k] ?? 0) - (rtc0[k] ?? 0), 3)]));
+    row.serverStatus = await status(serve.base, 'cam');
+    row.serverIngestToAnalysedMs = round(row.serverStatus?.latencyMs ?? 0);
+    row.cameraEncodeMs = source.stats()?.encodeMs;
+    const win = after.samples.filter((s) => s[1] >= tStart && s[1] <= tEnd);
+    row.toCallbackMs = dist(win.map((s) => s[1] - s[0]));
+    row.toDisplayMs = dist(win.map((s) => s[2] - s[0]));
+    const rx = win.filter((s) => s[3] > 0);
+    row.toReceiveMs = dist(rx.map((s) => s[3] - s[0]));
+    row.receiveToDisplayMs = dist(rx.map((s) => s[2] - s[3]));
+    row.decodeMs = dist(win.filter((s) => s[4] >= 0).map((s) => s[4] * 1000));
+    row.displayedFps = round(new Set(win.map((s) => s[0])).size / ((tEnd - tStart) / 1000));
+    row.undecodable = after.bad - before.bad;
+    row.unreadablePct = round((100 * row.undecodable) / Math.max(1, row.undecodable + win.length), 1);
+    row.videoSize = `${after.width}x${after.height}`;
+    if (process.env.LIVE_DEBUG) {
+      const imgs = (await page.evaluate('window.__bench.badImgs || []')) as string[];
+      imgs.forEach((u, i) => writeFileSync(`/tmp/live-bad-${m.mode}-${i}.png`, Buffer.from(u.split(',')[1], 'base64')));
+      await page.screenshot({ path: `/tmp/live-page-${m.mode}.png` });
+    }
+    row.available = win.length > 0;
+    if (!row.available) row.note = 'no decodable frame in the window';
+  } catch (e) {
+    row.note = `not available: ${e instanceof Error ? e.message.split('\n')[0].slice(0, 300) : String(e)}`;
+  } finally {
+    await browser?.close().catch(() => {});
+    await stopChild(serve?.proc, 15_000);
+  }
+  return row;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Capacity: N looped 720p25 cameras, one werift viewer each
+// ---------------------------------------------------------------------------------------------------------
+
+async function faceClip(): Promise<string> {
+  const W = 1280;
+  const H = 720;
+  const seconds = 24;
+  const path = join(tmpdir(), `facecast-bench-live-720p25-${seconds}s-gop50.mp4`);
+  if (existsSync(path)) return path;
+  const demo = join(dirname(createRequire(import.meta.url).resolve('@vladmandic/face-api/package.json')), 'demo');
+  const photos = await Promise.all([1, 2, 3, 4, 5, 6].map((n) => sharp(join(demo, `sample${n}.jpg`)).resize(Math.round(W * 1.25)).removeAlpha().raw().toBuffer({ resolveWithObject: true })));
+  const tmp = `${path}.${process.pid}.mp4`;
+  // A camera-like stream: 25 fps, IDR every 2 s, no B-frames (WebRTC cannot carry them), x264 High profile.
+  await makeClip(tmp, {
+    width: W, height: H, fps: FPS, seconds, gop: 2 * FPS, bframes: 0, crf: 23,
+    frame: (i, rgb) => {
+      const p = photos[Math.floor(i / (4 * FPS)) % photos.length];
+      const k = (i % (4 * FPS)) / (4 * FPS);
+      const ox = Math.round(k * (p.info.width - W));
+      const oy = Math.max(0, Math.round((p.info.height - H) / 3));
+      for (let y = 0; y < H; y++) rgb.set(p.data.subarray(((y + oy) * p.info.width + ox) * 3, ((y + oy) * p.info.width + ox + W) * 3), y * W * 3);
+    },
+  });
+  renameSync(tmp, path);
+  return path;
+}
+
+interface CapacityStep {
+  cameras: number;
+  deliveredFps: { min: number; mean: number };
+  dropPct: { max: number; mean: number };
+  analysedFps: { min: number; mean: number };
+  inputFps: { min: number; mean: number };
+  /** framesDropped reported by the server (ingest mailbox and later stages) over the window, all streams. */
+  serverDroppedFrames: number;
+  serverCpuCores: number;
+  serverCpuPerCamera: number;
+  machineCpuCores: number;
+  /** Cores used by processes outside this bench during the window (⚠ when ≥ 0.25). */
+  foreignCpuCores: number;
+  viewersCpuCores: number;
+  relayCpuCores: number;
+  /** profile_idc of the SPS the viewers received (66: the server's baseline re-encode, 100: the camera's High). */
+  receivedProfiles: number[];
+  pass: boolean;
+}
+
+interface CapacityResult { mode: Mode; label: string; available: boolean; note?: string; steps: CapacityStep[]; maxCameras: number | null; forwarded?: boolean }
+
+async function capacityRun(m: (typeof MODES)[number], clip: string, dir: string, stopAtFirstStep = false): Promise<CapacityResult> {
+  const res: CapacityResult = { mode: m.mode, label: m.label, available: false, steps: [], maxCameras: null };
+  const max = stopAtFirstStep ? 1 : MAX_CAMERAS;
+  let relay: (Proc & { port: number }) | undefined;
+  let serve: Serve | undefined;
+  const viewers: WhepReceiver[] = [];
+  try {
+    relay = await startRelay(['clip', clip, String(max)]);
+    serve = await startServe(CONFIG_HEAD + 'streams: []\n', dir);
+    let best = 0;
+    for (let n = 1; n <= max; n++) {
+      const id = `cam${n - 1}`;
+      const add = await fetch(`${serve.base}/api/streams`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ id, source: `rtsp://127.0.0.1:${relay.port}/live${n - 1}`, output: { mode: m.mode } }) });
+      if (add.status !== 201) throw new Error(`POST /api/streams: ${add.status} ${(await add.text()).slice(0, 300)}`);
+      await waitStreaming(serve, id);
+      const v = await WhepReceiver.open(`${serve.base}/whep/${id}${m.query}`);
+      viewers.push(v);
+      await waitFor(`first frame at viewer ${id}`, 20_000, () => (v.frames > 0 ? true : undefined), serve);
+      await sleep(WARMUP_SEC * 1000);
+      await waitQuiet();
+      const srv = serve;
+      const rel = relay;
+      const cpu = new CpuWindow({ server: () => cpuSeconds(srv.pid), relay: () => cpuSeconds(rel.proc.pid ?? 0), bench: () => cpuSeconds(process.pid, false) });
+      const st0 = await Promise.all(viewers.map((_, i) => status(srv.base, `cam${i}`)));
+      const marks0 = viewers.map((x) => x.mark());
+      cpu.start();
+      await sleep(WINDOW_SEC * 1000);
+      const marks1 = viewers.map((x) => x.mark());
+      const c = cpu.stop();
+      const st1 = await Promise.all(viewers.map((_, i) => status(srv.base, `cam${i}`)));
+      const d = viewers.map((_, i) => delivery(marks0[i], marks1[i], FPS));
+      const fps = d.map((x) => x.fps);
+      const drop = d.map((x) => x.dropPct);
+      const analysed = st1.map((s) => s?.outputFps ?? 0);
+      const input = st1.map((s) => s?.inputFps ?? 0);
+      const mean = (a: number[]): number => a.reduce((x, y) => x + y, 0) / a.length;
+      const step: CapacityStep = {
+        cameras: n,
+        deliveredFps: { min: round(Math.min(...fps)), mean: round(mean(fps)) },
+        dropPct: { max: round(Math.max(...drop), 2), mean: round(mean(drop), 2) },
+        analysedFps: { min: round(Math.min(...analysed)), mean: round(mean(analysed)) },
+        inputFps: { min: round(Math.min(...input)), mean: round(mean(input)) },
+        serverDroppedFrames: st1.reduce((a, s, i) => a + (s?.framesDropped ?? 0) - (st0[i]?.framesDropped ?? 0), 0),
+        serverCpuCores: c.cores.server,
+        serverCpuPerCamera: round(c.cores.server / n, 3),
+        machineCpuCores: c.machine,
+        foreignCpuCores: c.foreign,
+        viewersCpuCores: c.cores.bench,
+        relayCpuCores: c.cores.relay,
+        receivedProfiles: [...new Set(viewers.map((x) => x.profile ?? 0))],
+        pass: Math.min(...fps) >= MIN_FPS && Math.max(...drop) < MAX_DROP_PCT,
+      };
+      res.steps.push(step);
+      res.available = true;
+      log(`  ${m.mode} N=${n}: delivered ${step.deliveredFps.min}/${step.deliveredFps.mean} fps (min/mean), drop ≤ ${step.dropPct.max} %, analysed ${step.analysedFps.mean} fps, server ${round(step.serverCpuCores * 100, 0)} % CPU, machine ${round(step.machineCpuCores * 100, 0)} %, SPS profile ${step.receivedProfiles.join(',')} → ${step.pass ? 'pass' : 'FAIL'}`);
+      if (!step.pass) break;
+      best = n;
+    }
+    res.maxCameras = best;
+    res.forwarded = res.steps.length > 0 && res.steps[0].receivedProfiles.every((p) => p === 100);
+  } catch (e) {
+    res.note = `not available: ${e instanceof Error ? e.message.split('\n')[0].slice(0, 300) : String(e)}`;
+  } finally {
+    await Promise.all(viewers.map((v) => v.close()));
+    await stopChild(serve?.proc, 15_000);
+    await stopChild(relay?.proc);
+  }
+  return res;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Main
+// ---------------------------------------------------------------------------------------------------------
+
+/** Whether the server under test forwards the camera's H.264 in passthrough mode: a 1-camera probe with the
+ *  High-profile clip; the server's own encoder is baseline, so a High SPS at the viewer means forwarded. */
+async function passthroughProbe(clip: string, dir: string): Promise<{ forwarded: boolean; note?: string }> {
+  const m = MODES.find((x) => x.mode === 'passthrough')!;
+  const r = await capacityRun(m, clip, dir, true);
+  if (!r.available) return { forwarded: false, note: r.note };
+  if (!r.forwarded) return { forwarded: false, note: `not available: with output.mode passthrough the viewer got SPS profile ${r.steps[0]?.receivedProfiles.join(',')} (the server's baseline re-encode), not the camera's High profile` };
+  return { forwarded: true };
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'fc-bench-live-'));
+  const latency: LatencyRow[] = [];
+  const capacity: CapacityResult[] = [];
+  let cameraEncode: SourceStats['encodeMs'] | undefined;
+  const started = new Date().toISOString();
+  try {
+    log(`window ${WINDOW_SEC} s, warm-up ${WARMUP_SEC} s, up to ${MAX_CAMERAS} cameras${QUICK ? ' (quick)' : ''}`);
+    const clip = await faceClip();
+    const probe = await passthroughProbe(clip, dir);
+    log(`passthrough: ${probe.forwarded ? 'the server forwards the camera H.264' : probe.note ?? 'not available'}`);
+    const modes = MODES.filter((m) => m.mode === 'overlay' || probe.forwarded);
+    const skipped = MODES.filter((m) => !modes.includes(m));
+
+    if (ONLY !== 'capacity') {
+      const udp = await freeUdpPort();
+      const relay = await startRelay(['udp', String(udp)]);
+      const source = await startSource(udp);
+      const rtsp = `rtsp://127.0.0.1:${relay.port}/live`;
+      try {
+        for (const m of modes) {
+          log(`latency, ${m.label}`);
+          latency.push(await latencyRun(m, rtsp, dir, source, relay));
+        }
+        cameraEncode = source.stats()?.encodeMs;
+      } finally {
+        await stopChild(source.proc);
+        await stopChild(relay.proc);
+      }
+      for (const m of skipped) latency.push({ mode: m.mode, label: m.label, available: false, note: probe.note });
+    }
+    if (ONLY !== 'latency') {
+      for (const m of modes) {
+        log(`capacity, ${m.label}`);
+        capacity.push(await capacityRun(m, clip, dir));
+      }
+      for (const m of skipped) capacity.push({ mode: m.mode, label: m.label, available: false, note: probe.note, steps: [], maxCameras: null });
+    }
+  } finally {
+    killAllChildren();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const partial = QUICK || ONLY !== undefined || MAX_CAMERAS < 16;
+  const result = {
+    bench: 'live',
+    started,
+    machine: { cpu: cpuModel(), cores: cpus().length, node: process.version, chromium: chromiumVersion() },
+    settings: { windowSec: WINDOW_SEC, warmupSec: WARMUP_SEC, fps: FPS, width: CODE.width, height: CODE.height, maxCameras: MAX_CAMERAS, realTime: { minFps: MIN_FPS, maxDropPct: MAX_DROP_PCT }, quick: QUICK },
+    cameraEncodeMs: cameraEncode,
+    latency,
+    capacity,
+  };
+  mkdirSync(RESULTS, { recursive: true });
+  const stem = partial ? 'live.partial' : 'live';
+  writeFileSync(join(RESULTS, `${stem}.json`), JSON.stringify(result, null, 2) + '\n');
+  const md = markdown(result);
+  writeFileSync(join(RESULTS, `${stem}.md`), md);
+  console.log('\n' + md);
+  console.log(`wrote bench/results/${stem}.json and ${stem}.md`);
+}
+
+function chromiumVersion(): string {
+  const r = spawnSync('/usr/bin/chromium', ['--version'], { encoding: 'utf8', timeout: 10_000 });
+  return r.stdout?.trim() || 'chromium (version unknown)';
+}
+
+function markdown(r: { started: string; machine: { cpu: string; cores: number; node: string; chromium: string }; settings: { windowSec: number }; cameraEncodeMs?: SourceStats['encodeMs']; latency: LatencyRow[]; capacity: CapacityResult[] }): string {
+  const f = (d: Dist | null | undefined): string => (d ? `${d.p50} / ${d.p95} / ${d.mean} / ${d.n}` : '–');
+  const pct = (x: number | undefined): string => (x === undefined ? '–' : `${round(x * 100, 0)} %`);
+  const warn = (foreign: number | undefined): string => (foreign !== undefined && foreign >= 0.25 ? ` ⚠ (${pct(foreign)} other processes)` : '');
+  const lines: string[] = [];
+  lines.push(`# facecast serve: live latency, CPU and capacity (${r.started})`, '');
+  lines.push(`Machine: ${r.machine.cpu}, ${r.machine.cores} cores; Node ${r.machine.node}; ${r.machine.chromium}. Everything on this one machine, over 127.0.0.1. Window ${r.settings.windowSec} s per figure, after warm-up.`, '');
+  lines.push('## Latency: camera frame → displayed in Chromium (720p25, 1 camera, 1 viewer)', '');
+  lines.push('Stamp = Date.now() when the source renders the frame (before its x264 encode); display = `expectedDisplayTime` of `requestVideoFrameCallback`. Figures are p50 / p95 / mean / n, ms.', '');
+  lines.push('| mode | stamp → display | stamp → Chromium received | received → display (jitter buffer + decode + render) | Chromium decode | displayed fps (readable) | unreadable stamps | server ingest → analysed (EWMA) | server CPU | Chromium CPU | machine CPU |');
+  lines.push('|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const l of r.latency) {
+    if (!l.available) {
+      lines.push(`| ${l.label} | ${l.note ?? 'not available'} | | | | | | | | | |`);
+      continue;
+    }
+    lines.push(`| ${l.label} | ${f(l.toDisplayMs)} | ${f(l.toReceiveMs)} | ${f(l.receiveToDisplayMs)} | ${f(l.decodeMs)} | ${l.displayedFps} | ${l.unreadablePct} % | ${l.serverIngestToAnalysedMs} ms | ${pct(l.cpu?.cores.server)} | ${pct(l.cpu?.cores.chromium)} | ${pct(l.cpu?.machine)}${warn(l.cpu?.foreign)} |`);
+  }
+  if (r.cameraEncodeMs) lines.push('', `Camera side (the bench's source, not facecast): RGB→YUV + x264 ultrafast/zerolatency encode ${round(r.cameraEncodeMs.p50)} ms p50, ${round(r.cameraEncodeMs.p95)} ms p95 per 720p frame (included in stamp → display).`);
+  lines.push('', '## CPU per camera and capacity: N × 720p25 RTSP cameras, one WebRTC viewer each', '');
+  lines.push(`Real time = every viewer gets ≥ ${MIN_FPS} fps and < ${MAX_DROP_PCT} % of the frames are missing (expected frames from the RTP clock). Viewers are werift receivers in the bench process (no decoding). CPU in % of one core (200 % = the whole machine).`, '');
+  lines.push('| mode | cameras | delivered fps min / mean | dropped max % | analysed fps min / mean | server CPU | server CPU per camera | machine CPU | viewers CPU | real time |');
+  lines.push('|---|---|---|---|---|---|---|---|---|---|');
+  for (const c of r.capacity) {
+    if (!c.available) {
+      lines.push(`| ${c.label} | ${c.note ?? 'not available'} | | | | | | | | |`);
+      continue;
+    }
+    for (const s of c.steps) lines.push(`| ${c.label} | ${s.cameras} | ${s.deliveredFps.min} / ${s.deliveredFps.mean} | ${s.dropPct.max} | ${s.analysedFps.min} / ${s.analysedFps.mean} | ${pct(s.serverCpuCores)} | ${pct(s.serverCpuPerCamera)} | ${pct(s.machineCpuCores)}${warn(s.foreignCpuCores)} | ${pct(s.viewersCpuCores)} | ${s.pass ? 'yes' : 'no'} |`);
+  }
+  lines.push('', '| mode | largest N in real time |', '|---|---|');
+  for (const c of r.capacity) {
+    const last = c.steps[c.steps.length - 1];
+    const capped = last?.pass && last.cameras >= MAX_CAMERAS ? ` (≥; the bench stops at ${MAX_CAMERAS})` : '';
+    lines.push(`| ${c.label} | ${c.available ? `${c.maxCameras ?? 0}${capped}` : c.note ?? 'not available'} |`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+const watchdog = setTimeout(() => {
+  console.error('bench live: overall time limit (40 min) reached');
+  killAllChildren();
+  process.exit(1);
+}, 40 * 60_000);
+watchdog.unref();
+
+try {
+  await main();
+} catch (e) {
+  console.error(e);
+  killAllChildren();
+  process.exitCode = 1;
+}
