@@ -147,7 +147,8 @@ export class RateMeter {
   }
 }
 
-const NETWORK = /^(rtsps?|https?):\/\//i;
+/** Live inputs: never paced, their end is a fault. An .sdp file describes live RTP (WebRTC ingest). */
+const NETWORK = /^(rtsps?|https?):\/\/|\.sdp$/i;
 
 export class LiveSource extends TypedEmitter<LiveSourceEvents> implements AsyncDisposable {
   /** Copied frames for the (one) consumer; see the module comment. */

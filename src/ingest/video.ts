@@ -78,6 +78,13 @@ export function copyFrame(f: VideoFrame): VideoFrame {
   return copy;
 }
 
+/**
+ * An .sdp input describes RTP arriving on a loopback UDP port (WebRTC ingest forwards there). Reordering waits at
+ * most 100 ms for a missing packet (the publisher retransmits on NACK well within that); a 4 MB socket buffer
+ * holds a key frame burst.
+ */
+const SDP_OPTIONS = { protocol_whitelist: 'file,udp,rtp', reorder_queue_size: '128', max_delay: '100000', buffer_size: '4194304', fflags: 'nobuffer' };
+
 /** Consecutive undecodable packets a live stream may have (packet loss) before it counts as broken. */
 const MAX_ERROR_RUN = 25;
 const NETWORK_SCHEMES = new Set(['http', 'https', 'rtsp', 'rtsps']);
@@ -177,7 +184,7 @@ export class VideoSource implements AsyncDisposable {
   static async open(url: string, opts: VideoSourceOptions = {}): Promise<VideoSource> {
     if (opts.fps !== undefined && !(opts.fps > 0 && Number.isFinite(opts.fps))) throw new UsageError(`fps must be a positive number, got ${opts.fps}`);
     if (opts.maxWidth !== undefined && !(Number.isInteger(opts.maxWidth) && opts.maxWidth >= 2)) throw new UsageError(`maxWidth must be an integer >= 2, got ${opts.maxWidth}`);
-    const { target, network } = await resolveInput(url);
+    const { target, network, sdp } = await resolveInput(url);
     const aborted = (): AbortError => new AbortError(`${url}: aborted while opening`, { cause: opts.signal?.reason });
     if (opts.signal?.aborted) throw aborted();
     const fc = new FormatContext();
@@ -186,7 +193,7 @@ export class VideoSource implements AsyncDisposable {
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     const us = String((opts.timeoutMs ?? 10_000) * 1000);
     // TCP for RTSP: analysis wants every packet more than it wants UDP's lower latency.
-    const dict = network ? Dictionary.fromObject({ rw_timeout: us, timeout: us, rtsp_transport: opts.rtspTransport ?? 'tcp' }) : null;
+    const dict = sdp ? Dictionary.fromObject(SDP_OPTIONS) : network ? Dictionary.fromObject({ rw_timeout: us, timeout: us, rtsp_transport: opts.rtspTransport ?? 'tcp' }) : null;
     let opened = false;
     let cc: CodecContext | null = null;
     const check = (ret: number, what: string): void => {
@@ -466,7 +473,7 @@ export class VideoSource implements AsyncDisposable {
 }
 
 /** Maps a path, file: URL or network URL to what libavformat opens, with the input errors callers switch on. */
-async function resolveInput(url: string): Promise<{ target: string; network: boolean }> {
+async function resolveInput(url: string): Promise<{ target: string; network: boolean; sdp?: boolean }> {
   const scheme = /^([a-z][a-z0-9+.-]+):/i.exec(url)?.[1]?.toLowerCase(); // a single letter is a Windows drive
   if (scheme && NETWORK_SCHEMES.has(scheme)) return { target: url, network: true };
   if (scheme && scheme !== 'file') throw new InputError('E_INPUT_INVALID', `${url}: unsupported scheme '${scheme}:' (use a file path, http(s):// or rtsp://)`);
@@ -482,5 +489,7 @@ async function resolveInput(url: string): Promise<{ target: string; network: boo
     const kind = code === 'ENOENT' || code === 'ENOTDIR' ? 'E_INPUT_NOT_FOUND' : code ? 'E_INPUT_UNREADABLE' : 'E_INPUT_INVALID';
     throw new InputError(kind, `${url}: ${errorMessage(e)}`, { cause: e });
   }
+  // An SDP file is a live network input (RTP over UDP): async reads, damaged packets skipped, never paced.
+  if (/\.sdp$/i.test(path)) return { target: `file:${path}`, network: true, sdp: true };
   return { target: `file:${path}`, network: false }; // "file:" so that a colon in a path is not read as a protocol
 }

@@ -5,10 +5,7 @@
  * (stream, overlay) — an encode with the boxes burnt in, or for a client overlay the camera's own H.264
  * (passthrough) when it is H.264, else a clean encode.
  *
- * ICE comes only from the config: werift otherwise asks stun.l.google.com for a server-reflexive candidate (and
- * waits up to 5 s for it) even with `iceServers: []`, so the STUN server of each ICE connection is overwritten
- * with the configured one (or none) before gathering. `hostAddresses` (e.g. 127.0.0.1, which werift filters out
- * by default) become the only host candidates.
+ * ICE comes only from the config (src/core/ice.ts: never werift's fallback public STUN server).
  *
  * Fan-out never waits on a viewer: each viewer's packets go to its own sender without awaiting; a viewer with
  * too many sends still in flight skips frames (and restarts at the next IDR), the others are not affected.
@@ -17,6 +14,7 @@ import { randomUUID } from 'node:crypto';
 import { RTCPeerConnection, RTCRtpCodecParameters, RtpHeader, RtpPacket } from 'werift';
 import type { PeerConfig, RTCRtpSender, RtcpPacket } from 'werift';
 import { Logger } from '../../core/log.js';
+import { icePeerConfig, pinStunServer } from '../../core/ice.js';
 import { errorMessage } from '../../core/errors.js';
 import { HttpError } from '../../server/http-errors.js';
 import type { Config, StreamConfig } from '../../server/config.js';
@@ -170,7 +168,7 @@ export class WhepService {
       } catch (e) {
         throw new HttpError('E_VALIDATION', `invalid SDP offer: ${errorMessage(e)}`, { cause: e });
       }
-      this.#pinStunServer(pc);
+      pinStunServer(pc, this.#opts.webrtc);
       await pc.setLocalDescription(await pc.createAnswer()); // gathers every candidate before it resolves
       const answerSdp = pc.localDescription?.sdp;
       if (!answerSdp) throw new Error('werift produced no answer');
@@ -259,32 +257,8 @@ export class WhepService {
   }
 
   #peerConfig(): Partial<PeerConfig> {
-    const cfg = this.#opts.webrtc ?? {};
-    // werift reads the first stun: and first turn: entry, and only string `urls`: one entry per URL.
-    const iceServers = (cfg.iceServers ?? []).flatMap((s) => (Array.isArray(s.urls) ? s.urls : [s.urls]).map((urls: string) => ({ urls, username: s.username, credential: s.credential })));
-    const hosts = cfg.hostAddresses;
-    return {
-      codecs: { video: [H264()] },
-      headerExtensions: { video: [] },
-      iceServers,
-      // Configured addresses are the only host candidates; otherwise every (IPv4) interface.
-      ...(hosts && hosts.length > 0 ? { iceAdditionalHostAddresses: [...hosts], iceUseIpv4: false, iceUseIpv6: false } : {}),
-    };
+    return { codecs: { video: [H264()] }, headerExtensions: { video: [] }, ...icePeerConfig(this.#opts.webrtc) };
   }
-
-  /** Replaces werift's fallback STUN server (stun.l.google.com) with the configured one, or none. */
-  #pinStunServer(pc: RTCPeerConnection): void {
-    const stun = (this.#opts.webrtc?.iceServers ?? []).flatMap((s) => (Array.isArray(s.urls) ? s.urls : [s.urls])).find((u: string) => u.startsWith('stun:'));
-    const addr = stun ? parseStun(stun) : undefined;
-    for (const t of pc.iceTransports) t.connection.stunServer = addr;
-  }
-}
-
-/** "stun:host:port" → [host, port] (default port 3478). */
-function parseStun(url: string): [string, number] | undefined {
-  const m = /^stun:(\[[^\]]+\]|[^:]+)(?::(\d+))?/.exec(url);
-  if (!m) return undefined;
-  return [m[1].replace(/^\[|\]$/g, ''), m[2] ? Number(m[2]) : 3478];
 }
 
 /** Rejects what is not an SDP offer with H.264 video before any peer is made (400 with a reason). */
