@@ -164,6 +164,18 @@ const WebrtcSchema = z.strictObject({
     .describe('Addresses to offer as host candidates (e.g. the LAN address inside a container). Default: every interface.'),
 });
 
+const MetricsSchema = z.strictObject({
+  enabled: z.boolean().default(true).describe('Serve Prometheus metrics at /metrics. Default true.'),
+  port: z.number().int().min(0).max(65535).optional().describe('Serve /metrics on its own listener at this port (0 picks a free one) instead of the main port. Default: the main port.'),
+  host: z.string().min(1).optional().describe('Listen address of the separate metrics listener. Default: server.host.'),
+  token: z
+    .string()
+    .min(16, 'must be at least 16 characters')
+    .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces')
+    .optional()
+    .describe('Bearer token a scraper must send (Authorization: Bearer <token>). Default: none (no authentication).'),
+});
+
 const DemoSchema = z.strictObject({
   enabled: z.union([z.literal('auto'), z.boolean()]).default('auto').describe('auto: run the built-in demo stream when no streams are configured. Default auto.'),
 });
@@ -176,6 +188,7 @@ export const ConfigSchema = z
     webrtc: WebrtcSchema.prefault({}),
     streams: z.array(StreamConfigSchema).default([]).describe('Streams started at boot; more can be added through the API.'),
     demo: DemoSchema.prefault({}),
+    metrics: MetricsSchema.prefault({}),
   })
   .superRefine((c, ctx) => {
     const first = new Map<string, number>();
@@ -184,6 +197,11 @@ export const ConfigSchema = z
       if (j === undefined) first.set(s.id, i);
       else ctx.addIssue({ code: 'custom', path: ['streams', i, 'id'], message: `duplicate stream id "${s.id}" (also streams.${j})` });
     });
+    const m = c.metrics;
+    if (m.host !== undefined && m.port === undefined) ctx.addIssue({ code: 'custom', path: ['metrics', 'host'], message: 'needs metrics.port (the separate listener it is the address of)' });
+    if (m.enabled && m.port !== undefined && m.port !== 0 && m.port === c.server.port && (m.host ?? c.server.host) === c.server.host) {
+      ctx.addIssue({ code: 'custom', path: ['metrics', 'port'], message: `is the main port (${c.server.port}); leave it unset to serve /metrics there` });
+    }
   });
 
 /** The validated, deep-frozen configuration (treat as read-only; mutation throws). */
@@ -252,6 +270,10 @@ export const ENV_OVERRIDES: readonly { env: string; path: readonly string[]; typ
   { env: 'FACECAST_ICE_SERVERS', path: ['webrtc', 'iceServers'], type: 'json' },
   { env: 'FACECAST_HOST_ADDRESSES', path: ['webrtc', 'hostAddresses'], type: 'list' },
   { env: 'FACECAST_DEMO', path: ['demo', 'enabled'], type: 'demo' },
+  { env: 'FACECAST_METRICS', path: ['metrics', 'enabled'], type: 'bool' },
+  { env: 'FACECAST_METRICS_PORT', path: ['metrics', 'port'], type: 'int' },
+  { env: 'FACECAST_METRICS_HOST', path: ['metrics', 'host'], type: 'string' },
+  { env: 'FACECAST_METRICS_TOKEN', path: ['metrics', 'token'], type: 'string' },
 ];
 
 /**
@@ -306,7 +328,7 @@ function readConfigFile(file: string): Record<string, unknown> {
     throw new ConfigError('E_CONFIG_INVALID', `${file}: cannot parse: ${errorMessage(e)}`, { cause: e });
   }
   if (doc === null || doc === undefined) return {}; // an empty file (or only comments) means all defaults
-  if (!isPlainObject(doc)) throw new ConfigError('E_CONFIG_INVALID', `invalid configuration ${file}:\n  (root): expected a mapping of sections (server, inference, webrtc, streams, demo)`);
+  if (!isPlainObject(doc)) throw new ConfigError('E_CONFIG_INVALID', `invalid configuration ${file}:\n  (root): expected a mapping of sections (server, inference, webrtc, streams, demo, metrics)`);
   return doc;
 }
 

@@ -37,6 +37,7 @@ test('loadConfig() with nothing gives the documented defaults, deep-frozen', () 
     webrtc: { iceServers: [] },
     streams: [],
     demo: { enabled: 'auto' },
+    metrics: { enabled: true },
   });
   assert.ok(Object.isFrozen(c) && Object.isFrozen(c.server) && Object.isFrozen(c.streams));
   assert.throws(() => {
@@ -159,6 +160,24 @@ test('FACECAST_ICE_SERVERS: JSON list or one object; a parse error is a clear Co
   assert.doesNotMatch(e.message, /hunter2/);
   const bad = configError(() => loadConfig({ env: { FACECAST_ICE_SERVERS: '[{"urls":"http://x"}]' } }));
   assert.match(bad.message, /webrtc\.iceServers\.0\.urls \(from FACECAST_ICE_SERVERS\): each URL must start with stun:/);
+});
+
+test('metrics: own port, host and token from the file or FACECAST_METRICS_*; bad values never echo the token', () => {
+  withFile('m.yaml', 'metrics: { port: 9464, token: abcdefghijklmnop0123 }\n', (file) => {
+    assert.deepEqual(loadConfig({ file, env: {} }).metrics, { enabled: true, port: 9464, token: 'abcdefghijklmnop0123' });
+    const env = { FACECAST_METRICS_PORT: '0', FACECAST_METRICS_HOST: '::1', FACECAST_METRICS_TOKEN: 'zyxwvutsrqponmlk9876', FACECAST_METRICS: 'off' };
+    assert.deepEqual(loadConfig({ file, env }).metrics, { enabled: false, port: 0, host: '::1', token: 'zyxwvutsrqponmlk9876' });
+  });
+  const short = configError(() => loadConfig({ env: { FACECAST_METRICS_TOKEN: 'hunter2' } }));
+  assert.match(short.message, /metrics\.token \(from FACECAST_METRICS_TOKEN\): must be at least 16 characters/);
+  assert.doesNotMatch(short.message, /hunter2/);
+  const spaced = configError(() => loadConfig({ env: { FACECAST_METRICS_TOKEN: 'correct horse battery staple' } }));
+  assert.match(spaced.message, /metrics\.token .*printable ASCII without spaces/);
+  assert.doesNotMatch(spaced.message, /horse/);
+  assert.match(configError(() => loadConfig({ env: { FACECAST_METRICS_HOST: '0.0.0.0' } })).message, /metrics\.host .*: needs metrics\.port/);
+  assert.match(configError(() => loadConfig({ env: { FACECAST_METRICS_PORT: '8080' } })).message, /metrics\.port .*: is the main port \(8080\)/);
+  assert.match(configError(() => loadConfig({ env: { FACECAST_METRICS_PORT: '70000' } })).message, /metrics\.port \(from FACECAST_METRICS_PORT\)/);
+  assert.match(configError(() => loadConfig({ env: { FACECAST_METRICS: 'perhaps' } })).message, /FACECAST_METRICS: expected true or false/);
 });
 
 test('redactUrl hides userinfo and secret query values; other strings pass through', () => {
