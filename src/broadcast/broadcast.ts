@@ -24,6 +24,7 @@ import { H264Framer, packetizeH264 } from './h264.js';
 import { annotateFrame } from './overlay/annotate.js';
 import { atlasFor } from './overlay/font.js';
 import { RecordPredictor } from './overlay/predict.js';
+import { stageTimings } from '../core/stage-stats.js';
 
 const log = new Logger('Broadcast');
 
@@ -222,8 +223,10 @@ export class EncodedBroadcast extends Broadcast {
 
   async #encode(canvas: RgbImage, ptsSec: number): Promise<void> {
     if (this.overlay === 'server') {
+      const t0 = performance.now();
       const rec = this.#predictor.at(ptsSec, canvas.width, canvas.height);
       if (rec) annotateFrame(canvas, rec, await atlasFor(canvas.height));
+      stageTimings.overlay.observeMs(performance.now() - t0);
     }
     let enc = this.#encoder;
     if (enc && (enc.inWidth !== canvas.width || enc.inHeight !== canvas.height)) {
@@ -242,6 +245,7 @@ export class EncodedBroadcast extends Broadcast {
     const out = await enc.encode(canvas, ptsSec);
     if (!out) return;
     this.encodeMsTotal += out.encodeMs;
+    stageTimings.encode.observeMs(out.encodeMs);
     this.fanOut(out);
   }
 }

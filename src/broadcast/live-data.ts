@@ -154,6 +154,11 @@ export class LiveDataHub implements AsyncDisposable {
     return this.close();
   }
 
+  /** socket.io clients subscribed to a stream (for metrics: its viewers over socket.io). */
+  subscriberCount(id: string): number {
+    return this.#subscribers(id);
+  }
+
   #subscribers(id: string): number {
     return this.io.of('/').adapter.rooms.get(streamRoom(id))?.size ?? 0;
   }

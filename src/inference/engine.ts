@@ -11,6 +11,7 @@ import { ModelStore } from '../models/store.js';
 import { FaceDetector, type DetectorOptions } from '../pipeline/detect.js';
 import { ClassifierModel, FaceClassifier, type ClassifierOptions } from '../pipeline/classify.js';
 import { OnnxSession, type ExecutionProvider } from './session.js';
+import type { BatcherStats } from './batcher.js';
 
 const log = new Logger('Engine');
 
@@ -111,6 +112,11 @@ export class FaceEngine implements AsyncDisposable {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** Every model's batcher (detector first), for metrics: their batch-size counts. */
+  get batchers(): readonly { readonly name: string; readonly stats: Readonly<BatcherStats> }[] {
+    return [...(this.detector ? [this.detector.batcher] : []), ...this.models.map((m) => m.batcher)];
   }
 
   /** First runs allocate onnxruntime's buffers and pick kernels: do that before real frames arrive. */

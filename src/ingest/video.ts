@@ -21,6 +21,7 @@ import { Codec, CodecContext, Dictionary, FFmpegError, FormatContext, Frame, Pac
 import { AbortError, InputError, InvalidStateError, UsageError, errorMessage } from '../core/errors.js';
 import type { RgbImage } from '../core/types.js';
 import { LetterboxScaler } from './letterbox.js';
+import { stageTimings } from '../core/stage-stats.js';
 
 export interface VideoSourceOptions {
   /** Analysis rate in frames per second; undefined = every source frame. */
@@ -143,6 +144,8 @@ export class VideoSource implements AsyncDisposable {
   /** Why the stream broke: thrown after the frames decoded before the break have been delivered. */
   private failure: { what: string; ret: number } | null = null;
   private errorRun = 0;
+  /** Time in the decoder since the last delivered frame, ms: with the RGB conversion, one 'decode' observation. */
+  private decodeMs = 0;
   /** Frames chosen while draining the decoder at a mode switch (references, not pixel copies). */
   private readonly queued: { frame: Frame; t: number }[] = [];
   private iterating = false;
@@ -294,7 +297,9 @@ export class VideoSource implements AsyncDisposable {
         try { return this.deliver(q.frame, q.t); } finally { q.frame.free(); }
       }
       if (this.pending) {
+        const t0 = performance.now();
         const ret = this.cc.receiveFrameSync(this.frame);
+        this.decodeMs += performance.now() - t0;
         if (ret === AVERROR_EOF) return this.end();
         if (ret < 0) {
           this.pending = false;
@@ -361,7 +366,9 @@ export class VideoSource implements AsyncDisposable {
     if (this.pkt.hasFlags(AV_PKT_FLAG_CORRUPT) && !this.network) return this.fail('truncated or corrupt data', AVERROR_INVALIDDATA);
     // Key-frame-only: the sampler decides here, so every frame decoded is delivered.
     if (this.stats.keyframeOnly && !(key && Number.isFinite(t) && this.sampler.take(t, Math.max(...this.gops) / 2))) return;
+    const t0 = performance.now();
     const ret = this.cc.sendPacketSync(this.pkt);
+    this.decodeMs += performance.now() - t0;
     this.pending = true;
     if (ret >= 0 || ret === AVERROR_EOF) this.errorRun = 0;
     else if (!this.network || ++this.errorRun > MAX_ERROR_RUN) this.fail('decoding failed', ret);
@@ -403,8 +410,11 @@ export class VideoSource implements AsyncDisposable {
 
   private deliver(f: Frame, t: number): VideoFrame {
     this.stats.delivered++;
+    const t0 = performance.now();
     const image = this.toRgb(f);
     const letterbox = this.lb?.scale(f, this.width, this.height);
+    stageTimings.decode.observeMs(this.decodeMs + performance.now() - t0);
+    this.decodeMs = 0;
     return { index: this.fps ? Math.max(0, Math.round(t * this.fps)) : this.stats.decoded - 1, ptsSec: t, image, letterbox };
   }
 

@@ -3,7 +3,8 @@
  * tracks, classify the tracks the budget allows, smooth per track, aggregate groups, and emit a FrameRecord.
  * The same class serves `facecast analyze` (which awaits each frame) and live streams.
  *
- * Stage costs are plain counters the analyzer owns (`stats`), read by the CLI, the bench and metrics.
+ * Stage costs are plain counters the analyzer owns (`stats`), read by the CLI and the bench; each stage's time
+ * per frame also goes to the process-wide stage histograms (core/stage-stats) that metrics export.
  */
 import type { Detection, FaceAttributes, RgbImage } from '../core/types.js';
 import type { FaceRecord, FrameRecord, GroupRecord } from '../core/records.js';
@@ -12,6 +13,7 @@ import { FaceTracker, type TrackSnapshot, type TrackerOptions } from './track/in
 import { TrackSmoother, faceQuality, type SmoothedAttributes } from './smooth.js';
 import { GroupAggregator, type GroupAggregatorOptions, type GroupStats, type ZoneConfig } from './groups/index.js';
 import { ClassificationBudget, defaultDetectEvery, type BudgetOptions } from './budget.js';
+import { stageTimings } from '../core/stage-stats.js';
 
 export interface AnalyzerOptions {
   /** Analysis rate of the frames fed in (frames per second), used for the default detection period. */
@@ -86,15 +88,20 @@ export class FrameAnalyzer {
       const dets = await this.#engine.detect(image, signal, letterbox);
       const t1 = performance.now();
       tracks = this.tracker.update(dets, ts);
+      const t2 = performance.now();
       this.stats.ms.detect += t1 - t0;
-      this.stats.ms.track += performance.now() - t1;
+      this.stats.ms.track += t2 - t1;
+      stageTimings.detect.observeMs(t1 - t0);
+      stageTimings.track.observeMs(t2 - t1);
       this.stats.detections++;
       this.#applyEvents();
       await this.#classify(image, ts, tracks, signal);
     } else {
       const t0 = performance.now();
       tracks = this.tracker.predict(ts);
-      this.stats.ms.track += performance.now() - t0;
+      const ms = performance.now() - t0;
+      this.stats.ms.track += ms;
+      stageTimings.track.observeMs(ms);
     }
     const faces = tracks.map((t) => this.#faceRecord(t, ts));
     const t0 = performance.now();
@@ -104,7 +111,9 @@ export class FrameAnalyzer {
       frameHeight: image.height,
       faces: faces.map((f) => ({ trackId: f.trackId, box: f.box, emotionProbs: f.smoothed?.emotion?.probs, age: f.smoothed?.age, gender: f.smoothed?.gender })),
     });
-    this.stats.ms.group += performance.now() - t0;
+    const groupMs = performance.now() - t0;
+    this.stats.ms.group += groupMs;
+    stageTimings.group.observeMs(groupMs);
     this.#forgetStale(ts);
     return { frame, time: ts, width: image.width, height: image.height, detected: detect, faces, groups: stats.map(toGroupRecord) };
   }
@@ -120,7 +129,9 @@ export class FrameAnalyzer {
     if (due.length === 0) return;
     const t0 = performance.now();
     const attrs = await this.#engine.classify(image, due.map((d) => d.det), signal);
-    this.stats.ms.classify += performance.now() - t0;
+    const ms = performance.now() - t0;
+    this.stats.ms.classify += ms;
+    stageTimings.classify.observeMs(ms); // once per frame (the faces of a frame run as one batch), not per face
     this.stats.classified += due.length;
     due.forEach(({ id, det }, i) => this.#record(id, ts, det, attrs[i]));
   }

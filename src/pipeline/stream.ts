@@ -15,6 +15,7 @@ import type { FrameRecord } from '../core/records.js';
 import type { FaceEngine } from '../inference/engine.js';
 import { LiveSource, RateMeter, type LiveFrame, type LiveSourceOptions, type LiveState } from '../ingest/live.js';
 import { FrameAnalyzer, type AnalyzerOptions } from './analyzer.js';
+import { HistogramCounts, LATENCY_BUCKETS } from '../core/stage-stats.js';
 
 const log = new Logger('StreamRuntime');
 
@@ -63,6 +64,8 @@ export class StreamRuntime extends TypedEmitter<StreamRuntimeEvents> implements 
   framesAnalysed = 0;
   /** Analysis failures (each also an `error` event). */
   analysisErrors = 0;
+  /** Frame arrival → record ready, seconds, one observation per analysed frame (metrics: frame latency). */
+  readonly latency = new HistogramCounts(LATENCY_BUCKETS);
   #latest: FrameRecord | undefined;
   #latestFrame: LiveFrame | undefined;
   #latencyMs = 0;
@@ -176,6 +179,7 @@ export class StreamRuntime extends TypedEmitter<StreamRuntimeEvents> implements 
       const now = performance.now();
       const latency = now - frame.receivedAt;
       this.#latencyMs = this.framesAnalysed === 0 ? latency : this.#latencyMs + EWMA_ALPHA * (latency - this.#latencyMs);
+      this.latency.observeMs(latency);
       this.framesAnalysed++;
       this.#meter.add(now);
       this.#latest = record;

@@ -74,6 +74,11 @@ export class RuntimeHandle extends TypedEmitter<RuntimeHandleEvents> implements 
     return this.#config;
   }
 
+  /** The running runtime, undefined while stopped: metrics read its counters (they restart with it). */
+  get runtime(): StreamRuntime | undefined {
+    return this.#runtime;
+  }
+
   /** The source viewers watch (see the module comment). */
   get viewSource(): LiveSource | undefined {
     return this.#view ?? this.#runtime?.source;
