@@ -20,6 +20,7 @@ import { ensureDemoClip } from '../server/demo.js';
 import { WhepService } from '../broadcast/webrtc/whep.js';
 import { whepRouter } from '../broadcast/webrtc/routes.js';
 import { LiveDataHub } from '../broadcast/live-data.js';
+import { startMetrics } from '../metrics/http.js';
 import { parseCommandArgs } from './args.js';
 
 const log = new Logger('Serve');
@@ -87,6 +88,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
   app.use(express.static(join(PROJECT_ROOT, 'web'), { index: 'index.html' }));
   app.use(streamsApi(registry, { bodyLimit: config.server.bodyLimit }));
   app.use(whepRouter(whep));
+  // Prometheus /metrics, read at scrape time from what the streams already count (main port or its own).
+  const metrics = await startMetrics(app, config, { streams: () => handles.values(), socketSubscribers: (id) => hub.subscriberCount(id), batchers: () => engine.batchers });
   app.use(notFoundHandler);
   app.use(errorHandler);
   await new Promise<void>((resolve, reject) => {
@@ -112,6 +115,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
         try {
           server.closeAllConnections();
           await new Promise<void>((r) => server.close(() => r()));
+          await metrics?.close();
           await whep.close();
           await hub.close();
           await registry.close();
