@@ -36,6 +36,8 @@ export interface VideoFeed {
   off(event: 'packet', listener: (packet: LivePacket) => void): unknown;
   on(event: 'record', listener: (rec: FrameRecord) => void): unknown;
   off(event: 'record', listener: (rec: FrameRecord) => void): unknown;
+  /** Asks the source for a key frame, where the source can be asked (a WebRTC publisher). */
+  requestSourceKeyframe?(): void;
 }
 
 /** A receiver of a broadcast (one WebRTC viewer). send() must not block. */
@@ -276,6 +278,7 @@ export class PassthroughBroadcast extends Broadcast {
 
   override requestKeyframe(): void {
     this.keyRequests++;
+    this.#feed.requestSourceKeyframe?.();
   }
 
   #handle(p: LivePacket): void {

@@ -11,7 +11,7 @@ import { errorMessage } from '../core/errors.js';
 import { FaceEngine, envManifests } from '../inference/engine.js';
 import { configureFfmpegLog } from '../ingest/ffmpeg-log.js';
 import { PROJECT_ROOT } from '../models/manifest.js';
-import { StreamConfigSchema, loadConfig, type Config } from '../server/config.js';
+import { StreamConfigSchema, WHIP_SOURCE, loadConfig, type Config } from '../server/config.js';
 import { StreamRegistry } from '../server/registry.js';
 import { RuntimeHandle } from '../server/stream-handle.js';
 import { streamsApi } from '../server/api.js';
@@ -21,6 +21,8 @@ import { WhepService } from '../broadcast/webrtc/whep.js';
 import { whepRouter } from '../broadcast/webrtc/routes.js';
 import { LiveDataHub } from '../broadcast/live-data.js';
 import { startMetrics } from '../metrics/http.js';
+import { WhipService } from '../ingest/whip/service.js';
+import { whipRouter } from '../ingest/whip/routes.js';
 import { parseCommandArgs } from './args.js';
 
 const log = new Logger('Serve');
@@ -28,7 +30,9 @@ const log = new Logger('Serve');
 const HELP = `Usage: facecast serve [--config FILE] [--host H] [--port N]
 
 Runs the live server (default http://127.0.0.1:8080): the streams of the config file, or the built-in demo
-stream when none are configured, the REST API (/api/streams, /healthz, /readyz) and the web page.
+stream when none are configured, the REST API (/api/streams, /healthz, /readyz), the web page, live video for
+viewers (WHEP: POST /whep/:stream[?overlay=server|client]) and WebRTC ingest from browsers and OBS (WHIP:
+POST /whip/:stream; the page /publish.html goes live with this browser's camera).
 Environment variables override the file and flags override both: see docs/config.md.
 `;
 
@@ -79,6 +83,23 @@ export async function serveCommand(argv: string[]): Promise<number> {
     ready: () => ({ ready: !engine.closed }),
   });
   const hub = new LiveDataHub(server, { directory: registry });
+  // WHIP publishers feed streams with `source: whip`; an unknown id becomes one when autoCreate is on.
+  const whip = new WhipService({
+    lookup: (id) => handles.get(id),
+    ...(config.whip.autoCreate
+      ? {
+          create: async (id: string) => {
+            await registry.add(StreamConfigSchema.parse({ id, source: WHIP_SOURCE }));
+            const h = handles.get(id);
+            if (!h) throw new Error(`stream ${id} vanished while being created`);
+            return h;
+          },
+        }
+      : {}),
+    tokens: config.whip.tokens,
+    webrtc: config.webrtc,
+    bitrate: { minKbps: config.whip.minBitrateKbps, startKbps: Math.round((config.whip.minBitrateKbps + config.whip.maxBitrateKbps) / 2), maxKbps: config.whip.maxBitrateKbps },
+  });
   for (const s of config.streams) await registry.add(s);
   if (wantsDemo(config)) {
     const clip = await ensureDemoClip();
@@ -88,6 +109,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
   app.use(express.static(join(PROJECT_ROOT, 'web'), { index: 'index.html' }));
   app.use(streamsApi(registry, { bodyLimit: config.server.bodyLimit }));
   app.use(whepRouter(whep));
+  app.use(whipRouter(whip));
   // Prometheus /metrics, read at scrape time from what the streams already count (main port or its own).
   const metrics = await startMetrics(app, config, { streams: () => handles.values(), socketSubscribers: (id) => hub.subscriberCount(id), batchers: () => engine.batchers });
   app.use(notFoundHandler);
@@ -115,6 +137,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
         try {
           server.closeAllConnections();
           await new Promise<void>((r) => server.close(() => r()));
+          await whip.close();
           await metrics?.close();
           await whep.close();
           await hub.close();

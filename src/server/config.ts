@@ -17,10 +17,13 @@ import { redactUrl } from '../core/redact.js';
 // ------------------------------------------------------------------------------------------------ schema
 
 const SOURCE_SCHEMES = ['rtsp:', 'rtsps:', 'http:', 'https:', 'file:'];
+/** `source: whip`: the stream is a publish point fed over WebRTC (`POST /whip/:id`), idle until someone publishes. */
+export const WHIP_SOURCE = 'whip';
 
 /** Why a source string is unusable, or undefined. Never echoes the URL: it may hold credentials. */
 function sourceProblem(s: string): string | undefined {
   if (/\0/.test(s)) return 'contains a NUL character';
+  if (s === WHIP_SOURCE) return undefined;
   const scheme = /^([a-z][a-z0-9+.-]*:)\/\//i.exec(s)?.[1]?.toLowerCase();
   if (scheme === undefined) return undefined; // a file path, checked when the stream opens it
   if (!SOURCE_SCHEMES.includes(scheme)) return `unsupported scheme "${scheme}" (expected rtsp://, rtsps://, http(s)://, file:// or a file path)`;
@@ -78,7 +81,7 @@ const OutputSchema = z
 /** Fields of a stream, without defaults, shared by the full schema and the PATCH schema. */
 const streamFields = {
   name: z.string().min(1).max(200).describe('Display name. Default: the id.'),
-  source: SourceSchema.describe('rtsp://, rtsps://, http(s):// URL, file:// URL or file path (files are looped).'),
+  source: SourceSchema.describe('rtsp://, rtsps://, http(s):// URL, file:// URL or file path (files are looped), or "whip" (published over WebRTC at /whip/:id).'),
   detectSource: SourceSchema.describe('Optional low-resolution substream to run the detector on.'),
   rtspTransport: z.enum(['tcp', 'udp']).describe('RTSP transport. Default tcp (no losses through NAT and lossy Wi-Fi).'),
   fps: z.number().positive().max(240).describe('Analysis frame-rate cap. Default: every decoded frame the pipeline keeps up with.'),
@@ -176,6 +179,16 @@ const MetricsSchema = z.strictObject({
     .describe('Bearer token a scraper must send (Authorization: Bearer <token>). Default: none (no authentication).'),
 });
 
+const WhipSchema = z.strictObject({
+  tokens: z
+    .array(z.string().min(16, 'must be at least 16 characters').regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces'))
+    .default([])
+    .describe('Bearer tokens that may publish over WHIP (OBS: "Bearer Token"). Default none: anyone who reaches the server may publish.'),
+  autoCreate: z.boolean().default(true).describe('POST /whip/:id to an unknown id creates a WHIP stream with that id. Default true.'),
+  minBitrateKbps: z.number().int().min(100).max(50_000).default(1000).describe('Minimum bitrate asked of browser publishers, kb/s (without it Chromium sends 640×360).'),
+  maxBitrateKbps: z.number().int().min(100).max(50_000).default(6000).describe('Maximum bitrate asked of browser publishers, kb/s.'),
+});
+
 const DemoSchema = z.strictObject({
   enabled: z.union([z.literal('auto'), z.boolean()]).default('auto').describe('auto: run the built-in demo stream when no streams are configured. Default auto.'),
 });
@@ -189,6 +202,7 @@ export const ConfigSchema = z
     streams: z.array(StreamConfigSchema).default([]).describe('Streams started at boot; more can be added through the API.'),
     demo: DemoSchema.prefault({}),
     metrics: MetricsSchema.prefault({}),
+    whip: WhipSchema.prefault({}),
   })
   .superRefine((c, ctx) => {
     const first = new Map<string, number>();
@@ -202,6 +216,10 @@ export const ConfigSchema = z
     if (m.enabled && m.port !== undefined && m.port !== 0 && m.port === c.server.port && (m.host ?? c.server.host) === c.server.host) {
       ctx.addIssue({ code: 'custom', path: ['metrics', 'port'], message: `is the main port (${c.server.port}); leave it unset to serve /metrics there` });
     }
+    if (c.whip.minBitrateKbps > c.whip.maxBitrateKbps) ctx.addIssue({ code: 'custom', path: ['whip', 'minBitrateKbps'], message: `is above whip.maxBitrateKbps (${c.whip.maxBitrateKbps})` });
+    c.streams.forEach((s, i) => {
+      if (s.detectSource === WHIP_SOURCE) ctx.addIssue({ code: 'custom', path: ['streams', i, 'detectSource'], message: 'cannot be "whip" (a WHIP stream has one feed: set source: whip)' });
+    });
   });
 
 /** The validated, deep-frozen configuration (treat as read-only; mutation throws). */
@@ -274,6 +292,7 @@ export const ENV_OVERRIDES: readonly { env: string; path: readonly string[]; typ
   { env: 'FACECAST_METRICS_PORT', path: ['metrics', 'port'], type: 'int' },
   { env: 'FACECAST_METRICS_HOST', path: ['metrics', 'host'], type: 'string' },
   { env: 'FACECAST_METRICS_TOKEN', path: ['metrics', 'token'], type: 'string' },
+  { env: 'FACECAST_WHIP_TOKENS', path: ['whip', 'tokens'], type: 'list' },
 ];
 
 /**

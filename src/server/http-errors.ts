@@ -17,6 +17,10 @@ export type HttpErrorCode =
   | 'E_VALIDATION'
   | 'E_PAYLOAD_TOO_LARGE'
   | 'E_UNSUPPORTED_MEDIA_TYPE'
+  /** No or a wrong bearer token. */
+  | 'E_UNAUTHORIZED'
+  /** The media offered uses no codec facecast can take (e.g. a WHIP offer with only VP9/AV1 video). */
+  | 'E_UNSUPPORTED_CODEC'
   /** The resource exists but cannot answer yet (no frame yet, not ready). */
   | 'E_UNAVAILABLE';
 
@@ -50,6 +54,8 @@ const STATUS: Record<ResponseErrorCode, number> = {
   E_CONFIG_INVALID: 400,
   E_INPUT_INVALID: 400,
   E_USAGE: 400,
+  E_UNSUPPORTED_CODEC: 400,
+  E_UNAUTHORIZED: 401,
   E_NOT_FOUND: 404,
   E_CONFLICT: 409,
   E_INVALID_STATE: 409,
@@ -130,6 +136,7 @@ export const errorHandler: ErrorRequestHandler = (err, req, res, next) => {
   // The stack is logged as redacted text: native messages (FFmpeg, fetch) often quote the camera URL.
   if (internal) log.error(`${req.method} ${redactUrls(req.originalUrl)} failed: ${redactUrls(err instanceof Error ? err.stack ?? err.message : String(err))}`);
   else log.debug(`${req.method} ${redactUrls(req.originalUrl)} → ${status} ${body.error.code}`);
+  if (status === 401) res.set('WWW-Authenticate', 'Bearer'); // RFC 6750: say which scheme is expected
   res.status(status).json(body);
 };
 

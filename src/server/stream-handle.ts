@@ -16,8 +16,9 @@ import { LiveSource, type LiveFrame, type LivePacket } from '../ingest/live.js';
 import type { FaceEngine } from '../inference/engine.js';
 import { StreamRuntime } from '../pipeline/stream.js';
 import { annotatedJpeg } from '../broadcast/snapshot.js';
-import type { StreamConfig } from './config.js';
+import { WHIP_SOURCE, type StreamConfig } from './config.js';
 import type { StreamHandle } from './registry.js';
+import type { WhipTarget } from '../ingest/whip/service.js';
 import type { StreamStatus } from './service.js';
 
 /** Keys whose change needs a new runtime. */
@@ -47,7 +48,7 @@ export interface VideoStatus {
   dropped: number;
 }
 
-export class RuntimeHandle extends TypedEmitter<RuntimeHandleEvents> implements StreamHandle {
+export class RuntimeHandle extends TypedEmitter<RuntimeHandleEvents> implements StreamHandle, WhipTarget {
   readonly id: string;
   readonly #engine: FaceEngine;
   #config: StreamConfig;
@@ -57,6 +58,8 @@ export class RuntimeHandle extends TypedEmitter<RuntimeHandleEvents> implements 
   #tapped: LiveSource | undefined;
 
   readonly #video: () => VideoStatus;
+  /** WHIP streams: the current publisher's feed (an SDP file) and its key-frame control, while one publishes. */
+  #whip: { sdpPath: string; control: { requestKeyframe(): void } } | undefined;
   readonly #onFrame = (f: LiveFrame): void => void this.safeEmit('frame', f);
   readonly #onPacket = (p: LivePacket): void => void this.safeEmit('packet', p);
 
@@ -68,6 +71,33 @@ export class RuntimeHandle extends TypedEmitter<RuntimeHandleEvents> implements 
     this.#engine = engine;
     this.#config = config;
     if (config.enabled) this.#start(config);
+  }
+
+  get acceptsWhip(): boolean {
+    return this.#config.source === WHIP_SOURCE;
+  }
+
+  /** WhipTarget: a publisher's feed starts (or changes): analysis and video restart on it. */
+  async publish(sdpPath: string, control: { requestKeyframe(): void }): Promise<void> {
+    this.#whip = { sdpPath, control };
+    await this.#stop();
+    if (this.#config.enabled) this.#start(this.#config);
+  }
+
+  /** WhipTarget: the publisher left; the stream is idle, its viewers stay attached. */
+  async unpublish(): Promise<void> {
+    this.#whip = undefined;
+    await this.#stop();
+  }
+
+  /** WhipTarget: frames of the current feed are being decoded. */
+  receiving(): boolean {
+    return this.#runtime?.source.state === 'streaming';
+  }
+
+  /** Asks the source for a key frame where it can (a WHIP publisher can; a camera's GOP is its own). */
+  requestSourceKeyframe(): void {
+    this.#whip?.control.requestKeyframe();
   }
 
   get config(): StreamConfig {
@@ -85,7 +115,12 @@ export class RuntimeHandle extends TypedEmitter<RuntimeHandleEvents> implements 
   }
 
   #start(c: StreamConfig): void {
-    const r = new StreamRuntime(this.#engine, sourceUrl(c.detectSource ?? c.source), {
+    let url = sourceUrl(c.detectSource ?? c.source);
+    if (c.source === WHIP_SOURCE) {
+      if (!this.#whip) return; // a publish point with nobody publishing: idle
+      url = this.#whip.sdpPath;
+    }
+    const r = new StreamRuntime(this.#engine, url, {
       id: c.id,
       source: { fps: c.fps, rtspTransport: c.rtspTransport },
       analyzer: { detectEvery: c.detectEvery, zones: c.zones },
@@ -93,7 +128,7 @@ export class RuntimeHandle extends TypedEmitter<RuntimeHandleEvents> implements 
     // Consumers (live data, video) subscribe to the handle, which outlives its runtimes.
     r.on('record', (rec) => this.safeEmit('record', rec));
     this.#runtime = r.start();
-    if (c.detectSource !== undefined) {
+    if (c.detectSource !== undefined && c.source !== WHIP_SOURCE) {
       const decode = c.output.mode !== 'passthrough';
       this.#view = new LiveSource(sourceUrl(c.source), { rtspTransport: c.rtspTransport, decode, delivery: 'events' }).start();
     }
@@ -154,7 +189,7 @@ export class RuntimeHandle extends TypedEmitter<RuntimeHandleEvents> implements 
   status(): StreamStatus {
     const r = this.#runtime;
     const v = this.#video();
-    if (!r) return { state: 'stopped', inputFps: 0, analysedFps: 0, outputFps: 0, latencyMs: 0, viewers: v.viewers, faces: 0, framesReceived: 0, framesDropped: 0, videoFramesDropped: v.dropped };
+    if (!r) return { state: this.#config.enabled && this.acceptsWhip ? 'idle' : 'stopped', inputFps: 0, analysedFps: 0, outputFps: 0, latencyMs: 0, viewers: v.viewers, faces: 0, framesReceived: 0, framesDropped: 0, videoFramesDropped: v.dropped };
     const s = r.status();
     const out: StreamStatus = {
       state: s.state === 'closed' ? 'stopped' : s.state,
