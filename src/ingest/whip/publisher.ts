@@ -6,7 +6,8 @@
  *
  * Recovery: werift NACKs lost packets (nack feedback is negotiated) and the publisher retransmits; a PLI asks for
  * a key frame — sent until the stream decodes its first frame (libavformat can only start at an IDR, and packets
- * sent before it listens are lost), and whenever the stream asks (decoder trouble, a passthrough viewer joined).
+ * sent before it listens are lost), when a packet stays lost past NACK's chance (LossMonitor), and when a
+ * passthrough viewer joins.
  *
  * Bitrate: without bandwidth feedback Chromium starts at ~300 kb/s and sends 640×360; the answer's fmtp lines
  * carry x-google-{min,start,max}-bitrate so a 720p camera is sent at 720p.
@@ -20,6 +21,7 @@ import { Logger } from '../../core/log.js';
 import { errorMessage } from '../../core/errors.js';
 import { icePeerConfig, pinStunServer, type IceConfig } from '../../core/ice.js';
 import { TypedEmitter } from '../../core/emitter.js';
+import { LossMonitor } from './loss.js';
 
 const log = new Logger('WhipPublisher');
 
@@ -68,7 +70,11 @@ export class WhipPublisher extends TypedEmitter<WhipPublisherEvents> {
   packets = 0;
   bytes = 0;
   keyframeRequests = 0;
+  /** Sequence gaps seen, recovered by retransmission, and lost for good (each loss → a PLI). */
+  readonly loss = new LossMonitor();
   readonly createdAt = performance.now();
+  #lastPli = 0;
+  #lossTimer: NodeJS.Timeout | undefined;
   #video: RTCRtpTransceiver | undefined;
   #ssrc: number | undefined;
   #udp: Socket | undefined;
@@ -137,6 +143,12 @@ export class WhipPublisher extends TypedEmitter<WhipPublisherEvents> {
       }
     }, opts.connectTimeoutMs ?? 15000);
     this.#timer.unref();
+    // Packets lost for good (NACK did not bring them back) leave the decoder with a broken reference: PLI.
+    this.#lossTimer = setInterval(() => {
+      const now = performance.now();
+      if (this.loss.check(now) && now - this.#lastPli > 500) this.requestKeyframe();
+    }, 100);
+    this.#lossTimer.unref();
     this.pc.connectionStateChange.subscribe((s) => {
       log.debug(`publisher ${this.id}: ${s}`);
       if (s === 'connected') clearTimeout(this.#timer);
@@ -157,6 +169,7 @@ export class WhipPublisher extends TypedEmitter<WhipPublisherEvents> {
       return; // the demuxer is not listening yet; a key frame is requested once it is
     }
     if (this.#port === 0) return;
+    this.loss.add(rtp.header.sequenceNumber, performance.now());
     this.packets++;
     this.bytes += rtp.payload.length;
     rtp.header.payloadType = FORWARD_PT;
@@ -186,6 +199,7 @@ export class WhipPublisher extends TypedEmitter<WhipPublisherEvents> {
   requestKeyframe(): void {
     if (this.#closed || this.#ssrc === undefined || !this.#video) return;
     this.keyframeRequests++;
+    this.#lastPli = performance.now();
     this.#video.receiver.sendRtcpPLI(this.#ssrc).catch((e: unknown) => log.debug(`publisher ${this.id}: PLI: ${errorMessage(e)}`));
   }
 
@@ -194,6 +208,7 @@ export class WhipPublisher extends TypedEmitter<WhipPublisherEvents> {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#timer);
+    clearInterval(this.#lossTimer);
     this.#udp?.close();
     await this.pc.close().catch((e: unknown) => log.debug(`publisher ${this.id}: close: ${errorMessage(e)}`));
     await rm(this.sdpPath, { force: true });

@@ -38,6 +38,7 @@ test('loadConfig() with nothing gives the documented defaults, deep-frozen', () 
     streams: [],
     demo: { enabled: 'auto' },
     metrics: { enabled: true },
+    whip: { tokens: [], autoCreate: true, minBitrateKbps: 1000, maxBitrateKbps: 6000 },
   });
   assert.ok(Object.isFrozen(c) && Object.isFrozen(c.server) && Object.isFrozen(c.streams));
   assert.throws(() => {
@@ -178,6 +179,18 @@ test('metrics: own port, host and token from the file or FACECAST_METRICS_*; bad
   assert.match(configError(() => loadConfig({ env: { FACECAST_METRICS_PORT: '8080' } })).message, /metrics\.port .*: is the main port \(8080\)/);
   assert.match(configError(() => loadConfig({ env: { FACECAST_METRICS_PORT: '70000' } })).message, /metrics\.port \(from FACECAST_METRICS_PORT\)/);
   assert.match(configError(() => loadConfig({ env: { FACECAST_METRICS: 'perhaps' } })).message, /FACECAST_METRICS: expected true or false/);
+});
+
+test('whip: publish tokens from the file or FACECAST_WHIP_TOKENS, bitrate bounds, "whip" only as a source', () => {
+  const c = loadConfig({ env: { FACECAST_WHIP_TOKENS: 'abcdefghijklmnop0123,zyxwvutsrqponmlk9876' } });
+  assert.deepEqual(c.whip, { tokens: ['abcdefghijklmnop0123', 'zyxwvutsrqponmlk9876'], autoCreate: true, minBitrateKbps: 1000, maxBitrateKbps: 6000 });
+  const short = configError(() => loadConfig({ env: { FACECAST_WHIP_TOKENS: 'hunter2' } }));
+  assert.match(short.message, /whip\.tokens\.0 .*at least 16 characters/);
+  assert.doesNotMatch(short.message, /hunter2/);
+  withFile('w.yaml', 'whip: { minBitrateKbps: 8000 }\n', (file) => assert.match(configError(() => loadConfig({ file, env: {} })).message, /whip\.minBitrateKbps: is above whip\.maxBitrateKbps/));
+  withFile('s.yaml', 'streams:\n  - { id: webcam, source: whip }\n  - { id: nvr, source: rtsp://cam/main, detectSource: whip }\n', (file) =>
+    assert.match(configError(() => loadConfig({ file, env: {} })).message, /streams\.1\.detectSource: cannot be "whip"/));
+  assert.equal(StreamConfigSchema.parse({ id: 'webcam', source: 'whip' }).source, 'whip');
 });
 
 test('redactUrl hides userinfo and secret query values; other strings pass through', () => {
