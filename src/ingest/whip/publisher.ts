@@ -36,6 +36,12 @@ const CODECS = (): RTCRtpCodecParameters[] => [
   new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90000, rtcpFeedback: RTCP_FB }),
 ];
 
+const AUDIO = (): RTCRtpCodecParameters[] => [
+  new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48000, channels: 2 }),
+  new RTCRtpCodecParameters({ mimeType: 'audio/PCMU', clockRate: 8000, channels: 1 }),
+  new RTCRtpCodecParameters({ mimeType: 'audio/PCMA', clockRate: 8000, channels: 1 }),
+];
+
 export interface WhipBitrate {
   /** kb/s */
   minKbps: number;
@@ -96,7 +102,9 @@ export class WhipPublisher extends TypedEmitter<WhipPublisherEvents> {
    * inactive: negotiated away, nothing is sent for them. Throws what werift throws on a bad offer.
    */
   static async create(streamId: string, offerSdp: string, opts: WhipPublisherOptions): Promise<{ publisher: WhipPublisher; answerSdp: string }> {
-    const pc = new RTCPeerConnection({ codecs: { video: CODECS(), audio: [] }, headerExtensions: { video: [], audio: [] }, ...icePeerConfig(opts.webrtc) });
+    // Audio codecs only so that werift can answer an audio m-line at all (it throws on one it has no codec for);
+    // the audio transceiver is then made inactive, so nothing is sent.
+    const pc = new RTCPeerConnection({ codecs: { video: CODECS(), audio: AUDIO() }, headerExtensions: { video: [], audio: [] }, ...icePeerConfig(opts.webrtc) });
     const p = new WhipPublisher(streamId, pc, opts.dir);
     // werift announces remote tracks during setRemoteDescription: listen before it.
     pc.onTrack.subscribe((track: MediaStreamTrack) => {
