@@ -1,0 +1,108 @@
+/**
+ * The deploy/ files agree with each other and with facecast: compose mounts exist and match the Grafana and
+ * Prometheus paths, the dashboard uses the provisioned data source, the Kubernetes probes hit /healthz and
+ * /readyz on the port the Service and the ServiceMonitor use, and the config they ship is valid.
+ * (Prometheus itself checks prometheus.yml in test/e2e/prometheus.test.ts.)
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parse, parseAllDocuments } from 'yaml';
+import { loadConfig } from '../../../src/server/config.ts';
+
+const DEPLOY = 'deploy';
+const read = (p: string): string => readFileSync(join(DEPLOY, p), 'utf8');
+/** YAML and JSON documents, navigated by the assertions themselves. */
+type Any = any;
+
+test('docker-compose: facecast built from deploy/Dockerfile; every mounted file exists; Prometheus and Grafana point at each other', () => {
+  const compose = parse(read('docker-compose.yml')) as Any;
+  const { facecast, prometheus, grafana } = compose.services;
+  assert.ok(existsSync(join(DEPLOY, facecast.build.context, facecast.build.dockerfile)), 'the Dockerfile the compose file builds');
+  assert.equal(resolve(DEPLOY, facecast.build.context), resolve('.'), 'built from the repository root');
+  assert.deepEqual(facecast.ports, ['8080:8080']);
+  const mounts = (svc: Any): [string, string][] => (svc.volumes as string[]).map((v) => v.split(':') as [string, string]).filter(([src]) => src.startsWith('./'));
+  for (const svc of [prometheus, grafana]) for (const [src] of mounts(svc)) assert.ok(existsSync(join(DEPLOY, src)), `${src} exists`);
+
+  const scrape = parse(read('prometheus/prometheus.yml')) as Any;
+  const job = scrape.scrape_configs.find((j: Any) => j.job_name === 'facecast');
+  assert.deepEqual(job.static_configs[0].targets, ['facecast:8080'], 'Prometheus scrapes the facecast service');
+  assert.equal(job.metrics_path, '/metrics');
+  assert.ok(prometheus.command.includes('--config.file=/etc/prometheus/prometheus.yml'));
+  assert.ok(mounts(prometheus).some(([src, dst]) => src === './prometheus/prometheus.yml' && dst === '/etc/prometheus/prometheus.yml'));
+
+  const ds = (parse(read('grafana/provisioning/datasources/prometheus.yml')) as Any).datasources[0];
+  assert.equal(ds.url, 'http://prometheus:9090');
+  assert.equal(ds.jsonData.timeInterval, scrape.global.scrape_interval, "Grafana's $__rate_interval follows the scrape interval");
+  const provider = (parse(read('grafana/provisioning/dashboards/facecast.yml')) as Any).providers[0];
+  assert.ok(mounts(grafana).some(([src, dst]) => src === './grafana/dashboards' && dst === provider.options.path), 'the dashboards are mounted where the provider reads them');
+  assert.ok(mounts(grafana).some(([src, dst]) => src === './grafana/provisioning' && dst === '/etc/grafana/provisioning'));
+  assert.equal(grafana.environment.GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH, `${provider.options.path}/facecast.json`);
+});
+
+test('the Grafana dashboard: unique panel ids, every query on the provisioned data source, variables for stream and group', () => {
+  const ds = (parse(read('grafana/provisioning/datasources/prometheus.yml')) as Any).datasources[0];
+  const d = JSON.parse(read('grafana/dashboards/facecast.json')) as Any;
+  assert.equal(d.uid, 'facecast');
+  const ids = (d.panels as Any[]).map((p) => p.id);
+  assert.equal(new Set(ids).size, ids.length);
+  for (const p of d.panels as Any[]) {
+    if (p.type === 'row') continue;
+    assert.deepEqual(p.datasource, { type: 'prometheus', uid: ds.uid }, p.title);
+    assert.ok(p.targets.length > 0 && p.targets.every((t: Any) => typeof t.expr === 'string' && t.expr.length > 0), p.title);
+    assert.ok(p.gridPos.x + p.gridPos.w <= 24, `${p.title} fits the 24-column grid`);
+  }
+  assert.deepEqual((d.templating.list as Any[]).map((v) => v.name), ['stream', 'group']);
+  assert.ok((d.panels as Any[]).some((p) => p.repeat === 'group'), 'one emotion panel per group');
+});
+
+test('Kubernetes: probes on /healthz and /readyz, the Service and ServiceMonitor on the same named port, a valid config', () => {
+  const docs = ['configmap.yaml', 'deployment.yaml', 'service.yaml', 'servicemonitor.yaml'].flatMap((f) => parseAllDocuments(read(`kubernetes/${f}`)).map((doc) => doc.toJS() as Any));
+  const kind = (k: string): Any => docs.find((d) => d.kind === k);
+  const dep = kind('Deployment');
+  const svc = kind('Service');
+  const sm = kind('ServiceMonitor');
+  const cm = kind('ConfigMap');
+  assert.deepEqual(dep.spec.selector.matchLabels, dep.spec.template.metadata.labels);
+  const c = dep.spec.template.spec.containers[0];
+  assert.equal(c.livenessProbe.httpGet.path, '/healthz');
+  assert.equal(c.readinessProbe.httpGet.path, '/readyz');
+  const port = c.ports.find((p: Any) => p.name === 'http');
+  assert.equal(port.containerPort, 8080);
+  for (const probe of [c.livenessProbe, c.readinessProbe, c.startupProbe]) assert.equal(probe.httpGet.port, 'http');
+  assert.deepEqual(svc.spec.selector, dep.spec.template.metadata.labels);
+  assert.equal(svc.spec.ports[0].targetPort, 'http');
+  assert.equal(sm.apiVersion, 'monitoring.coreos.com/v1');
+  assert.deepEqual(sm.spec.selector.matchLabels, svc.metadata.labels);
+  assert.equal(sm.spec.endpoints[0].port, svc.spec.ports[0].name);
+  assert.equal(sm.spec.endpoints[0].path, '/metrics');
+  assert.deepEqual(c.args, ['--config', `${c.volumeMounts[0].mountPath}/facecast.yaml`]);
+  assert.equal(dep.spec.template.spec.volumes[0].configMap.name, cm.metadata.name);
+  const kustomization = parse(read('kubernetes/kustomization.yaml')) as Any;
+  for (const r of kustomization.resources) assert.ok(existsSync(join(DEPLOY, 'kubernetes', r)), r);
+
+  const dir = mkdtempSync(join(tmpdir(), 'fc-deploy-'));
+  try {
+    writeFileSync(join(dir, 'facecast.yaml'), cm.data['facecast.yaml']);
+    const config = loadConfig({ file: join(dir, 'facecast.yaml'), env: {} });
+    assert.equal(config.server.port, port.containerPort);
+    assert.equal(config.server.host, '0.0.0.0', 'reachable by the kubelet probes and the Service');
+    assert.equal(config.metrics.enabled, true);
+    assert.equal(config.metrics.port, undefined, '/metrics on the port the ServiceMonitor scrapes');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('Dockerfile: node 20 bookworm-slim, npm ci, facecast serve on 0.0.0.0, the overlay font installed', () => {
+  const df = read('Dockerfile');
+  assert.match(df, /^FROM node:20-bookworm-slim$/m);
+  assert.match(df, /npm ci\b/);
+  assert.match(df, /fonts-dejavu-core/);
+  assert.match(df, /^ENV FACECAST_HOST=0\.0\.0\.0$/m);
+  assert.match(df, /^ENTRYPOINT \["node", "bin\/facecast\.js", "serve"\]$/m);
+  assert.match(df, /^EXPOSE 8080$/m);
+  for (const m of df.matchAll(/^COPY (?:--\S+ )*(.+) \S+$/gm)) for (const src of m[1].split(' ')) if (src !== '.') assert.ok(existsSync(src), `COPY ${src}`);
+});
