@@ -43,6 +43,15 @@ test('facecast serve: with no streams configured the demo stream runs, is analys
     assert.ok(Math.abs(scene.emotion.reduce((a, b) => a + b, 0) - 1) < 1e-3);
     assert.ok(scene.cohesion >= 0 && scene.cohesion <= 1);
 
+    // Prometheus metrics on the main port by default, without a token
+    const metrics = await fetch(`${base}/metrics`);
+    assert.equal(metrics.status, 200);
+    assert.match(metrics.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+    const text = await metrics.text();
+    assert.match(text, /^facecast_stream_up\{stream="demo"\} 1$/m);
+    assert.match(text, /^facecast_group_emotion_ratio\{stream="demo",group="scene",emotion="happy"\} /m);
+    assert.match(text, /^facecast_frame_latency_seconds_count\{stream="demo"\} [1-9]/m);
+
     const page = await fetch(`${base}/`);
     assert.equal(page.status, 200);
     assert.match(await page.text(), /<title>facecast<\/title>/);
