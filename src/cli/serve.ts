@@ -32,7 +32,8 @@ const HELP = `Usage: facecast serve [--config FILE] [--host H] [--port N]
 Runs the live server (default http://127.0.0.1:8080): the streams of the config file, or the built-in demo
 stream when none are configured, the REST API (/api/streams, /healthz, /readyz), the web page, live video for
 viewers (WHEP: POST /whep/:stream[?overlay=server|client]) and WebRTC ingest from browsers and OBS (WHIP:
-POST /whip/:stream; the page /publish.html goes live with this browser's camera).
+POST /whip/:stream; the page /publish.html goes live with this browser's camera) and Prometheus metrics
+(/metrics; config section metrics: own port, bearer token).
 Environment variables override the file and flags override both: see docs/config.md.
 `;
 
