@@ -42,7 +42,7 @@ function handle(rt: StreamRuntime): StreamHandle {
  * Runs in the page (a string: the test's tsconfig has no DOM lib): per canvas, how many pixels are drawn and a
  * cheap hash of them.
  */
-const READ_CANVASES = `[...document.querySelectorAll('.card canvas')].map((c) => {
+const READ_CANVASES = `[...document.querySelectorAll('.card .charts canvas')].map((c) => {
   const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
   let painted = 0;
   let hash = 0;
