@@ -73,11 +73,15 @@ else:
 server = GstRtspServer.RTSPServer()
 server.set_address('127.0.0.1')
 server.set_service('0')
+# The udp source (bench/live/source.ts, x264 with 2 slices per frame) already sends SPS/PPS before every IDR;
+# inserting them again (config-interval=-1) puts a copy before EACH IDR slice, which splits one access unit in
+# two for every H.264 parser downstream (half an IDR decoded, the bottom of the picture broken for a GOP).
+INTERVAL = '0' if mode == 'udp' else '-1'
 for path, port in mounts.items():
     factory = GstRtspServer.RTSPMediaFactory()
     factory.set_launch(
         f'( udpsrc address=127.0.0.1 port={port} caps="{CAPS}" '
-        '! rtph264depay ! h264parse config-interval=-1 ! rtph264pay name=pay0 pt=96 config-interval=-1 )'
+        f'! rtph264depay ! h264parse config-interval={INTERVAL} ! rtph264pay name=pay0 pt=96 config-interval={INTERVAL} )'
     )
     factory.set_shared(True)
     server.get_mount_points().add_factory(path, factory)

@@ -317,7 +317,8 @@ export class LiveSource extends TypedEmitter<LiveSourceEvents> implements AsyncD
         const gap = this.#network ? Math.max(frameDur, (performance.now() - this.#lastWall) / 1000) : frameDur;
         offset = (Number.isFinite(this.#lastOut) ? this.#lastOut + gap : 0) - (Number.isFinite(t) ? t : 0);
       }
-      return Number.isFinite(t) ? t + offset : this.#lastOut + frameDur;
+      if (Number.isFinite(t)) return t + offset;
+      return Number.isFinite(this.#lastOut) ? this.#lastOut + frameDur : offset; // a packet without a time
     };
     const onPacket = (p: EncodedPacket): void => {
       if (gen !== this.#generation || !conn) return;
