@@ -1,5 +1,7 @@
 #!/usr/bin/env node
-// The single entry point. The polyfill must be evaluated before anything imports node-av (see polyfill.ts).
+// The single entry point. The thread-pool size must be set before libuv starts its pool (threadpool.ts), the
+// polyfill evaluated before anything imports node-av (polyfill.ts).
+import './core/threadpool.js';
 import './core/polyfill.js';
 import { readFileSync } from 'node:fs';
 import { FacecastError, UsageError, errorMessage } from './core/errors.js';

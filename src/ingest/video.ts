@@ -301,7 +301,8 @@ export class VideoSource implements AsyncDisposable {
       }
       if (this.pending) {
         const t0 = performance.now();
-        const ret = this.cc.receiveFrameSync(this.frame);
+        const ret = this.network ? await this.track(this.cc.receiveFrame(this.frame)) : this.cc.receiveFrameSync(this.frame);
+        if (this.closed) return null; // closed while the decoder worked: its frame and context are freed
         this.decodeMs += performance.now() - t0;
         if (ret === AVERROR_EOF) return this.end();
         if (ret < 0) {
@@ -330,20 +331,29 @@ export class VideoSource implements AsyncDisposable {
       else if (ret < 0) this.fail('read failed', ret);
       else {
         try {
-          if (this.pkt.streamIndex === this.streamIndex) this.onPacket();
+          if (this.pkt.streamIndex === this.streamIndex) await this.onPacket();
         } finally {
-          this.pkt.unref();
+          if (!this.closed) this.pkt.unref(); // close() frees the packet itself
         }
       }
     }
   }
 
-  private async readAsync(): Promise<number> {
-    this.inflight = this.fc.readFrame(this.pkt);
-    try { return await this.inflight; } finally { this.inflight = null; }
+  private readAsync(): Promise<number> {
+    return this.track(this.fc.readFrame(this.pkt));
   }
 
-  private onPacket(): void {
+  /** Awaits a native call that runs off the main thread; close() waits for it before freeing anything. */
+  private async track(p: Promise<number>): Promise<number> {
+    this.inflight = p;
+    try { return await p; } finally { if (this.inflight === p) this.inflight = null; }
+  }
+
+  /**
+   * Network sources decode on libuv's thread pool (async calls): several cameras then decode in parallel and the
+   * main thread stays free for RTP fan-out and analysis. Files decode synchronously (no hop per packet).
+   */
+  private async onPacket(): Promise<void> {
     this.stats.packets++;
     if (this.opts.onPacket && this.opts.wantsPackets?.() !== false) {
       const p = this.encoded();
@@ -370,7 +380,8 @@ export class VideoSource implements AsyncDisposable {
     // Key-frame-only: the sampler decides here, so every frame decoded is delivered.
     if (this.stats.keyframeOnly && !(key && Number.isFinite(t) && this.sampler.take(t, Math.max(...this.gops) / 2))) return;
     const t0 = performance.now();
-    const ret = this.cc.sendPacketSync(this.pkt);
+    const ret = this.network ? await this.track(this.cc.sendPacket(this.pkt)) : this.cc.sendPacketSync(this.pkt);
+    if (this.closed) return;
     this.decodeMs += performance.now() - t0;
     this.pending = true;
     if (ret >= 0 || ret === AVERROR_EOF) this.errorRun = 0;
@@ -468,7 +479,7 @@ export class VideoSource implements AsyncDisposable {
     this.closing ??= (async () => {
       this.opts.signal?.removeEventListener('abort', this.onAbort);
       this.fc.interrupt(); // a network read in flight returns now; wait for it before freeing what it uses
-      await this.inflight?.catch(() => undefined);
+      while (this.inflight) await this.inflight.catch(() => undefined);
       this.sws?.freeContext();
       this.lb?.free();
       this.pkt.free();
