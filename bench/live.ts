@@ -43,6 +43,10 @@ const FPS = 25;
 const WINDOW_SEC = Number(opt('window') ?? (QUICK ? 5 : 20));
 const WARMUP_SEC = QUICK ? 3 : 6;
 const MAX_CAMERAS = Number(opt('max-cameras') ?? (QUICK ? 3 : 16));
+/** Analysis rate cap per camera (the stream config's `fps`); default: every frame. Video is sent at 25 fps either way. */
+const ANALYSIS_FPS = opt('analysis-fps') ? Number(opt('analysis-fps')) : undefined;
+/** Only this output mode in the capacity phase. */
+const ONLY_MODE = opt('mode');
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--allow-loopback-in-peer-connection', '--disable-features=WebRtcHideLocalIpsWithMdns', '--autoplay-policy=no-user-gesture-required'];
 /** Real time: at least this many frames per second delivered to every viewer, and fewer than 1 % dropped. */
 const MIN_FPS = 24;
@@ -107,7 +111,8 @@ interface Serve extends Proc { base: string; pid: number }
 async function startServe(yaml: string, dir: string): Promise<Serve> {
   const cfg = join(dir, `facecast-${Date.now()}.yaml`);
   writeFileSync(cfg, yaml);
-  const p = track(spawnTracked(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve', '--config', cfg], { cwd: ROOT, env: { ...process.env, FACECAST_LOG: 'warn' }, stdio: ['ignore', 'ignore', 'pipe'] }));
+  const prof = process.env.LIVE_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.LIVE_CPU_PROF}`] : [];
+  const p = track(spawnTracked(process.execPath, [...prof, '--import', 'tsx', 'src/cli.ts', 'serve', '--config', cfg], { cwd: ROOT, env: { ...process.env, FACECAST_LOG: 'warn' }, stdio: ['ignore', 'ignore', 'pipe'] }));
   const base = await waitFor('facecast serve', 90_000, () => /serving (http:\/\/127\.0\.0\.1:\d+)\//.exec(p.err())?.[1], p);
   await waitFor('facecast /readyz', 90_000, async () => ((await fetch(`${base}/readyz`).catch(() => undefined))?.ok ? true : undefined), p);
   return { ...p, base, pid: p.proc.pid ?? 0 };
@@ -335,7 +340,7 @@ async function capacityRun(m: (typeof MODES)[number], clip: string, dir: string,
     let best = 0;
     for (let n = 1; n <= max; n++) {
       const id = `cam${n - 1}`;
-      const add = await fetch(`${serve.base}/api/streams`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ id, source: `rtsp://127.0.0.1:${relay.port}/live${n - 1}`, output: { mode: m.mode } }) });
+      const add = await fetch(`${serve.base}/api/streams`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ id, source: `rtsp://127.0.0.1:${relay.port}/live${n - 1}`, output: { mode: m.mode }, ...(ANALYSIS_FPS ? { fps: ANALYSIS_FPS } : {}) }) });
       if (add.status !== 201) throw new Error(`POST /api/streams: ${add.status} ${(await add.text()).slice(0, 300)}`);
       await waitStreaming(serve, id);
       const v = await WhepReceiver.open(`${serve.base}/whep/${id}${m.query}`);
@@ -439,7 +444,7 @@ async function main(): Promise<void> {
       for (const m of skipped) latency.push({ mode: m.mode, label: m.label, available: false, note: probe.note });
     }
     if (ONLY !== 'latency') {
-      for (const m of modes) {
+      for (const m of modes.filter((x) => !ONLY_MODE || x.mode === ONLY_MODE)) {
         log(`capacity, ${m.label}`);
         capacity.push(await capacityRun(m, clip, dir));
       }

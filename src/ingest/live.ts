@@ -335,6 +335,8 @@ export class LiveSource extends TypedEmitter<LiveSourceEvents> implements AsyncD
         rtspTransport: this.#opts.rtspTransport,
         onPacket,
         wantsPackets: () => this.listenerCount('packet') > 0,
+        // Live video (a `frame` listener) takes every frame; analysis (the mailbox) only those on the fps grid.
+        deliverAll: () => this.listenerCount('frame') > 0,
       };
       src = await VideoSource.open(this.#url, vopts);
       this.openMs = performance.now() - t0;
@@ -386,7 +388,9 @@ export class LiveSource extends TypedEmitter<LiveSourceEvents> implements AsyncD
   }
 
   #deliver(f: VideoFrame, pts: number, now: number): void {
-    if (this.#opts.delivery === 'events') {
+    // Events only (no copy: the decoder's buffer, valid during the call) for a view stream, and for frames off
+    // the analysis grid that only live video wants.
+    if (this.#opts.delivery === 'events' || f.sampled === false) {
       this.framesReceived++;
       this.#lastOut = pts;
       this.#lastWall = now;

@@ -47,6 +47,11 @@ export interface VideoSourceOptions {
   onPacket?: (packet: EncodedPacket) => void;
   /** Asked per packet before copying it out for onPacket: false skips it (nobody listens right now). */
   wantsPackets?: () => boolean;
+  /**
+   * Asked per decoded frame: true delivers every frame, not only those on the `fps` grid (those off it come with
+   * `sampled: false` and no letterbox). Live video needs every frame while analysis runs at `fps`.
+   */
+  deliverAll?: () => boolean;
 }
 
 /** A compressed packet of the video stream (see VideoSourceOptions.onPacket and VideoSource.packets()). */
@@ -67,6 +72,8 @@ export interface VideoFrame {
   image: RgbImage;
   /** With the `letterbox` option: the whole frame scaled into a centred square on black; same lifetime. */
   letterbox?: RgbImage;
+  /** false: not on the `fps` sampling grid, delivered only because `deliverAll` asked (live video). */
+  sampled?: false;
 }
 
 /** Counters for tests, benchmarks and logs. */
@@ -147,7 +154,7 @@ export class VideoSource implements AsyncDisposable {
   /** Time in the decoder since the last delivered frame, ms: with the RGB conversion, one 'decode' observation. */
   private decodeMs = 0;
   /** Frames chosen while draining the decoder at a mode switch (references, not pixel copies). */
-  private readonly queued: { frame: Frame; t: number }[] = [];
+  private readonly queued: { frame: Frame; t: number; sampled: boolean }[] = [];
   private iterating = false;
   private closed = false;
   private closing: Promise<void> | null = null;
@@ -297,7 +304,7 @@ export class VideoSource implements AsyncDisposable {
       }
       const q = this.queued.shift();
       if (q) {
-        try { return this.deliver(q.frame, q.t); } finally { q.frame.free(); }
+        try { return this.deliver(q.frame, q.t, q.sampled); } finally { q.frame.free(); }
       }
       if (this.pending) {
         const t0 = performance.now();
@@ -311,8 +318,8 @@ export class VideoSource implements AsyncDisposable {
           continue;
         }
         try {
-          const t = this.select(this.frame);
-          if (t !== null) return this.deliver(this.frame, t);
+          const sel = this.select(this.frame);
+          if (sel) return this.deliver(this.frame, sel.t, sel.sampled);
         } finally {
           this.frame.unref();
         }
@@ -368,7 +375,7 @@ export class VideoSource implements AsyncDisposable {
       if (t > this.lastKeyT) this.gops.push(t - this.lastKeyT);
       if (this.gops.length > 3) this.gops.shift();
       this.lastKeyT = t;
-      const keyOnly = this.opts.sampling !== 'exact' && this.sampler.interval > 0 && this.fps !== undefined
+      const keyOnly = this.opts.sampling !== 'exact' && this.sampler.interval > 0 && this.fps !== undefined && this.opts.deliverAll?.() !== true
         && this.gops.length >= 2 && Math.max(...this.gops) <= this.sampler.interval + this.frameDur / 2;
       if (keyOnly !== this.stats.keyframeOnly) {
         this.drain();
@@ -403,33 +410,35 @@ export class VideoSource implements AsyncDisposable {
   private drain(): void {
     this.cc.sendPacketSync(null);
     while (this.cc.receiveFrameSync(this.frame) >= 0) {
-      const t = this.select(this.frame);
-      const ref = t === null ? null : this.frame.clone();
-      if (ref && t !== null) this.queued.push({ frame: ref, t });
+      const sel = this.select(this.frame);
+      const ref = sel ? this.frame.clone() : null;
+      if (ref && sel) this.queued.push({ frame: ref, ...sel });
       this.frame.unref();
     }
     this.cc.flushBuffers();
     this.pending = false;
   }
 
-  /** The frame's time if it is to be delivered, else null. */
-  private select(f: Frame): number | null {
+  /** The frame's time if it is to be delivered (and whether it is on the sampling grid), else null. */
+  private select(f: Frame): { t: number; sampled: boolean } | null {
     this.stats.decoded++;
     const pts = f.bestEffortTimestamp !== AV_NOPTS_VALUE ? f.bestEffortTimestamp : f.pts;
     if (this.startPts === AV_NOPTS_VALUE) this.startPts = pts; // live streams state no start time
     const t = pts === AV_NOPTS_VALUE ? (Number.isFinite(this.lastT) ? this.lastT + this.frameDur : 0) : this.rel(pts);
     this.lastT = t;
-    return this.stats.keyframeOnly || this.sampler.take(t, this.frameDur / 2) ? t : null;
+    const sampled = this.stats.keyframeOnly || this.sampler.take(t, this.frameDur / 2);
+    return sampled || this.opts.deliverAll?.() === true ? { t, sampled } : null;
   }
 
-  private deliver(f: Frame, t: number): VideoFrame {
+  private deliver(f: Frame, t: number, sampled = true): VideoFrame {
     this.stats.delivered++;
     const t0 = performance.now();
     const image = this.toRgb(f);
-    const letterbox = this.lb?.scale(f, this.width, this.height);
+    // Frames off the sampling grid only feed live video: the detector never sees them.
+    const letterbox = sampled ? this.lb?.scale(f, this.width, this.height) : undefined;
     stageTimings.decode.observeMs(this.decodeMs + performance.now() - t0);
     this.decodeMs = 0;
-    return { index: this.fps ? Math.max(0, Math.round(t * this.fps)) : this.stats.decoded - 1, ptsSec: t, image, letterbox };
+    return { index: this.fps ? Math.max(0, Math.round(t * this.fps)) : this.stats.decoded - 1, ptsSec: t, image, letterbox, ...(sampled ? {} : { sampled: false }) };
   }
 
   /**

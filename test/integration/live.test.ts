@@ -131,6 +131,27 @@ describe('RTSP (GStreamer RTSP server on 127.0.0.1)', { skip: noRtsp }, () => {
   });
 });
 
+test('analysis at its own rate, live video at the source rate: every frame as an event, only the fps grid to the mailbox', async () => {
+  const src = new LiveSource(clip, { fps: 5, realtime: false, loop: false, letterbox: 64 });
+  let events = 0;
+  let sampled = 0;
+  src.on('frame', (f) => {
+    events++;
+    if (f.letterbox) sampled++; // only frames on the analysis grid get the detector's letterbox
+  });
+  const taken: LiveFrame[] = [];
+  const consume = (async () => {
+    for (;;) taken.push(await src.next()); // rejects when the source closes
+  })().catch(() => undefined);
+  src.start();
+  await until(() => src.state === 'closed', 10_000, 'the file to end');
+  await consume;
+  assert.equal(events, FPS, 'a frame event for every frame of the 1-s clip');
+  assert.ok(sampled >= 4 && sampled <= 6, `about 5 frames on the 5-fps grid, got ${sampled}`);
+  assert.ok(taken.length >= 1 && taken.length <= sampled, `the mailbox only ever holds grid frames (${taken.length} taken)`);
+  assert.ok(taken.every((f) => f.letterbox !== undefined));
+});
+
 test('an unreachable camera: backoff forever, never throws out, credentials never shown; close() during backoff', async () => {
   const port = await freePort();
   const src = new LiveSource(`rtsp://admin:s3cret@127.0.0.1:${port}/cam?token=abc`, { backoff: { initialMs: 100, maxMs: 400 } });
