@@ -121,7 +121,7 @@ async function startServe(yaml: string, dir: string): Promise<Serve> {
 const CONFIG_HEAD = 'server: { host: 127.0.0.1, port: 0 }\nwebrtc: { hostAddresses: [127.0.0.1] }\ndemo: { enabled: false }\n';
 const streamYaml = (id: string, source: string, mode: Mode): string => `  - id: ${id}\n    source: ${source}\n    output: { mode: ${mode} }\n`;
 
-interface StreamStatus { state: string; inputFps: number; outputFps: number; latencyMs: number; viewers: number; faces: number; framesReceived: number; framesDropped: number; lastError?: string }
+interface StreamStatus { state: string; inputFps: number; analysedFps: number; outputFps: number; videoFramesDropped: number; latencyMs: number; viewers: number; faces: number; framesReceived: number; framesDropped: number; lastError?: string }
 
 async function status(base: string, id: string): Promise<StreamStatus | undefined> {
   const r = await fetch(`${base}/api/streams/${id}`).catch(() => undefined);
@@ -361,7 +361,7 @@ async function capacityRun(m: (typeof MODES)[number], clip: string, dir: string,
       const d = viewers.map((_, i) => delivery(marks0[i], marks1[i], FPS));
       const fps = d.map((x) => x.fps);
       const drop = d.map((x) => x.dropPct);
-      const analysed = st1.map((s) => s?.outputFps ?? 0);
+      const analysed = st1.map((s) => s?.analysedFps ?? 0);
       const input = st1.map((s) => s?.inputFps ?? 0);
       const mean = (a: number[]): number => a.reduce((x, y) => x + y, 0) / a.length;
       const step: CapacityStep = {
