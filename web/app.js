@@ -6,6 +6,7 @@ import { io } from '/socket.io/socket.io.esm.min.js';
 import { COLOURS, Ring, drawCircumplex, drawDemographics, drawEmotionBars, drawLine } from './charts.js';
 import { playWhep } from './whep.js';
 import { ClientOverlay } from './overlay.js';
+import { askToken, authHeaders, pageToken } from './token.js';
 
 /** @typedef {import('../src/broadcast/protocol.ts').ServerToClientEvents} ServerToClientEvents */
 /** @typedef {import('../src/broadcast/protocol.ts').ClientToServerEvents} ClientToServerEvents */
@@ -17,7 +18,8 @@ import { ClientOverlay } from './overlay.js';
 const SNAPSHOT_MS = 300;
 
 /** @type {import('socket.io-client').Socket<ServerToClientEvents, ClientToServerEvents>} */
-const socket = io();
+const token = pageToken();
+const socket = io(token ? { auth: { token } } : {});
 const main = /** @type {HTMLElement} */ (document.getElementById('streams'));
 const health = /** @type {HTMLElement} */ (document.getElementById('health'));
 /** @type {Map<string, ReturnType<typeof makeCard>>} */
@@ -122,7 +124,7 @@ async function startVideo(c, slot) {
     overlay.setEnabled(c.mode === 'client');
   });
   try {
-    const session = await playWhep(video, `/whep/${encodeURIComponent(c.id)}?overlay=${c.mode}`);
+    const session = await playWhep(video, `/whep/${encodeURIComponent(c.id)}?overlay=${c.mode}`, { token });
     if (generation !== c.generation) {
       await session.stop();
       return;
@@ -185,6 +187,9 @@ socket.on('connect', () => {
   for (const id of cards.keys()) subscribe(id);
 });
 socket.on('disconnect', () => (health.textContent = 'disconnected, reconnecting…'));
+socket.on('connect_error', (e) => {
+  if (e.message === 'unauthorized') health.textContent = 'this server needs a token: open the page with ?token=…';
+});
 socket.on('streams', setStreams);
 socket.on('status', ({ id, status }) => showStatus(id, status));
 
@@ -198,7 +203,19 @@ socket.on('faces', (id, frame) => {
   if (!c.loading && now - c.lastSnapshot > SNAPSHOT_MS && !c.img.hidden) {
     c.loading = true;
     c.lastSnapshot = now;
-    c.img.src = `/api/streams/${encodeURIComponent(id)}/snapshot.jpg?t=${Date.now()}`;
+    const url = `/api/streams/${encodeURIComponent(id)}/snapshot.jpg?t=${Date.now()}`;
+    if (!token) c.img.src = url;
+    else {
+      // An <img> cannot send the token: fetch the JPEG and show it as a blob.
+      fetch(url, { headers: authHeaders(token) })
+        .then((r) => (r.ok ? r.blob() : Promise.reject(new Error(`HTTP ${r.status}`))))
+        .then((b) => {
+          const old = c.img.src;
+          c.img.src = URL.createObjectURL(b);
+          if (old.startsWith('blob:')) URL.revokeObjectURL(old);
+        })
+        .catch(() => (c.loading = false));
+    }
   }
 });
 
@@ -258,7 +275,9 @@ requestAnimationFrame(frame);
 
 async function loadStreams() {
   try {
-    const { streams } = await (await fetch('/api/streams')).json();
+    const res = await fetch('/api/streams', { headers: authHeaders(token) });
+    if (res.status === 401 && askToken()) return;
+    const { streams } = await res.json();
     setStreams(streams);
   } catch (e) {
     health.textContent = `server unreachable: ${e instanceof Error ? e.message : e}`;
@@ -273,7 +292,7 @@ async function loadStreams() {
   const body = { id: f.get('id') ?? '', source: f.get('source') ?? '' };
   const name = f.get('name');
   if (name) body.name = name;
-  const r = await fetch('/api/streams', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const r = await fetch('/api/streams', { method: 'POST', headers: { 'content-type': 'application/json', ...authHeaders(token) }, body: JSON.stringify(body) });
   const out = /** @type {HTMLElement} */ (document.getElementById('add-result'));
   out.textContent = r.ok ? 'added' : (await r.json()).error?.message ?? `HTTP ${r.status}`;
   if (r.ok) await loadStreams(); // the server also pushes `streams`; this covers a server that does not yet

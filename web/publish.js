@@ -3,6 +3,7 @@
 import { io } from '/socket.io/socket.io.esm.min.js';
 import { publishWhip } from './whip.js';
 import { playWhep } from './whep.js';
+import { pageToken } from './token.js';
 
 /** @typedef {import('../src/broadcast/protocol.ts').ServerToClientEvents} ServerToClientEvents */
 /** @typedef {import('../src/broadcast/protocol.ts').ClientToServerEvents} ClientToServerEvents */
@@ -16,7 +17,9 @@ const group = /** @type {HTMLElement} */ (document.getElementById('group'));
 const members = /** @type {HTMLElement} */ (document.getElementById('members'));
 
 /** @type {import('socket.io-client').Socket<ServerToClientEvents, ClientToServerEvents>} */
-const socket = io();
+// Viewing (socket.io, WHEP) uses the page's token (?token=…), else the publish token typed in the form.
+const viewToken = pageToken();
+const socket = io(viewToken ? { auth: { token: viewToken } } : {});
 /** State of the current session, for the stop button and for tests. */
 const live = { stream: '', publishing: false, playing: false, faces: 0, /** @type {(() => Promise<void>)[]} */ stops: [] };
 Object.assign(globalThis, { facecastLive: live });
@@ -66,7 +69,7 @@ form.addEventListener('submit', async (ev) => {
     });
     live.stops.push(async () => void socket.emit('unsubscribe', stream));
     // The stream exists once the offer was answered: play it back annotated.
-    const view = await playWhep(annotated, `/whep/${encodeURIComponent(stream)}?overlay=server`);
+    const view = await playWhep(annotated, `/whep/${encodeURIComponent(stream)}?overlay=server`, { token: viewToken ?? token });
     live.stops.push(view.stop);
     annotated.addEventListener('playing', () => (live.playing = true), { once: true });
     out.textContent = 'live';

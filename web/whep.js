@@ -22,7 +22,8 @@ function gathered(pc, ms) {
  * Plays `url` (e.g. "/whep/cam1") in `videoEl`. Returns { stop, pc, location }; stop() DELETEs the session and
  * closes the peer (idempotent).
  */
-export async function playWhep(videoEl, url, { iceServers = [], gatherTimeoutMs = 3000 } = {}) {
+export async function playWhep(videoEl, url, { iceServers = [], gatherTimeoutMs = 3000, token } = {}) {
+  const auth = token ? { Authorization: `Bearer ${token}` } : {};
   const pc = new RTCPeerConnection({ iceServers });
   pc.addTransceiver('video', { direction: 'recvonly' });
   pc.addEventListener('track', (ev) => {
@@ -35,12 +36,12 @@ export async function playWhep(videoEl, url, { iceServers = [], gatherTimeoutMs 
     if (stopped) return;
     stopped = true;
     pc.close();
-    if (location) await fetch(location, { method: 'DELETE' }).catch(() => {});
+    if (location) await fetch(location, { method: 'DELETE', headers: auth }).catch(() => {});
   };
   try {
     await pc.setLocalDescription(await pc.createOffer());
     await gathered(pc, gatherTimeoutMs);
-    const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: pc.localDescription.sdp });
+    const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/sdp', ...auth }, body: pc.localDescription.sdp });
     if (res.status !== 201) {
       const text = await res.text();
       throw new Error(`WHEP ${url}: ${res.status} ${text}`);

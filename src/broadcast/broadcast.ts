@@ -22,6 +22,7 @@ import { RateMeter, type LiveConnection, type LiveFrame, type LivePacket } from 
 import { LiveEncoder, RTP_CLOCK, type LiveEncoderOptions } from './encoder.js';
 import { H264Framer, packetizeH264 } from './h264.js';
 import { annotateFrame } from './overlay/annotate.js';
+import { blurAll, blurFaces } from './overlay/blur.js';
 import { atlasFor } from './overlay/font.js';
 import { RecordPredictor } from './overlay/predict.js';
 import { stageTimings } from '../core/stage-stats.js';
@@ -157,6 +158,8 @@ export abstract class Broadcast {
 export interface EncodedBroadcastOptions extends LiveEncoderOptions {
   /** Draw the boxes and the group panel into the video (default true). */
   overlay?: boolean;
+  /** Blur every face (privacy.blurFaces), with or without the overlay; the whole frame until a record came. */
+  blurFaces?: boolean;
   /** Output frame-rate cap, frames per second (default: every ingested frame). */
   maxFps?: number;
 }
@@ -186,7 +189,7 @@ export class EncodedBroadcast extends Broadcast {
 
   protected start(): void {
     this.#feed.on('frame', this.#onFrame);
-    if (this.overlay === 'server') this.#feed.on('record', this.#onRecord);
+    if (this.overlay === 'server' || this.#opts.blurFaces) this.#feed.on('record', this.#onRecord);
   }
 
   protected stop(): void {
@@ -224,10 +227,14 @@ export class EncodedBroadcast extends Broadcast {
   }
 
   async #encode(canvas: RgbImage, ptsSec: number): Promise<void> {
-    if (this.overlay === 'server') {
+    if (this.overlay === 'server' || this.#opts.blurFaces) {
       const t0 = performance.now();
       const rec = this.#predictor.at(ptsSec, canvas.width, canvas.height);
-      if (rec) annotateFrame(canvas, rec, await atlasFor(canvas.height));
+      if (this.#opts.blurFaces) {
+        if (rec) blurFaces(canvas, rec);
+        else blurAll(canvas);
+      }
+      if (rec && this.overlay === 'server') annotateFrame(canvas, rec, await atlasFor(canvas.height));
       stageTimings.overlay.observeMs(performance.now() - t0);
     }
     let enc = this.#encoder;

@@ -8,7 +8,7 @@
  * No work is done for a stream whose room is empty. Client payloads are validated (protocol.ts); a malformed
  * one gets an error ack (or is dropped when there is no ack to call) and never reaches the rest of the server.
  */
-import type { Server as HttpServer } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, Server as HttpServer } from 'node:http';
 import { Server, type ServerOptions, type Socket } from 'socket.io';
 import { InvalidStateError } from '../core/errors.js';
 import type { FrameRecord, GroupRecord } from '../core/records.js';
@@ -46,6 +46,13 @@ export interface LiveDataHubOptions {
   cors?: ServerOptions['cors'];
   /** Period of `groups` per stream, ms (default 500: about twice a second). */
   groupsIntervalMs?: number;
+  /**
+   * Viewer auth of a handshake (client `auth` payload, e.g. `{ token }`, and its headers); a refused client gets
+   * `connect_error` "unauthorized". Default: everyone.
+   */
+  authorize?: (auth: unknown, headers: IncomingHttpHeaders) => boolean;
+  /** Whether a handshake's Origin may connect (WebSockets bypass CORS). Default: every origin. */
+  allowOrigin?: (req: IncomingMessage) => boolean;
 }
 
 export type LiveServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
@@ -94,9 +101,22 @@ export class LiveDataHub implements AsyncDisposable {
       serveClient: true, // /socket.io/socket.io.esm.min.js for the dashboard: no CDN
       maxHttpBufferSize: MAX_PAYLOAD_BYTES,
       // The hub cannot detach from an http.Server it does not own, so after close() it refuses handshakes.
-      allowRequest: (_req, cb) => cb(null, !this.closed),
+      // A refused Origin (cross-site WebSocket hijacking) is answered 403 before any socket exists.
+      allowRequest: (req, cb) => {
+        if (this.closed) return cb(null, false);
+        if (options.allowOrigin && !options.allowOrigin(req)) return cb('origin not allowed', false);
+        cb(null, true);
+      },
       ...(options.cors ? { cors: options.cors } : {}),
     });
+    const authorize = options.authorize;
+    if (authorize) {
+      this.io.use((socket, next) => {
+        if (authorize(socket.handshake.auth, socket.handshake.headers)) return next();
+        log.debug(`handshake refused [socket:${socket.id}]: no valid viewer token`);
+        next(Object.assign(new Error('unauthorized'), { data: { code: 'E_UNAUTHORIZED', message: 'a viewer token is needed: io({ auth: { token } })' } }));
+      });
+    }
     this.io.on('connection', (socket) => this.#onConnection(socket));
     this.#timer = setInterval(() => this.#tick(), groupsMs).unref();
   }

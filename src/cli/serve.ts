@@ -16,6 +16,7 @@ import { StreamRegistry } from '../server/registry.js';
 import { RuntimeHandle } from '../server/stream-handle.js';
 import { streamsApi } from '../server/api.js';
 import { errorHandler, notFoundHandler } from '../server/http-errors.js';
+import { serverSecurity } from '../server/security.js';
 import { ensureDemoClip } from '../server/demo.js';
 import { WhepService } from '../broadcast/webrtc/whep.js';
 import { whepRouter } from '../broadcast/webrtc/routes.js';
@@ -50,6 +51,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const config = loadConfig({ file: v.config, flags: { host: v.host, port: v.port } });
+  // Before anything starts: refuses to listen beyond loopback with no API token (unless security.allowInsecure).
+  const security = serverSecurity(config);
   configureFfmpegLog();
   const engine = await FaceEngine.create({
     manifests: [...envManifests(), ...config.inference.manifests],
@@ -63,13 +66,14 @@ export async function serveCommand(argv: string[]): Promise<number> {
   // The HTTP server exists before any stream, so that each stream can join the live-data hub as it is created.
   const app = express();
   app.disable('x-powered-by');
+  app.use(security.common);
   const server = createServer(app);
   // Running streams by id, for the video service (WHEP viewers attach to a stream's analysed frames).
   const handles = new Map<string, RuntimeHandle>();
-  const whep = new WhepService({ lookup: (id) => handles.get(id), webrtc: config.webrtc });
+  const whep = new WhepService({ lookup: (id) => handles.get(id), webrtc: config.webrtc, blurFaces: config.privacy.blurFaces });
   const registry: StreamRegistry = new StreamRegistry({
     factory: (c) => {
-      const h = new RuntimeHandle(engine, c, { video: () => whep.videoStatus(c.id) });
+      const h = new RuntimeHandle(engine, c, { video: () => whep.videoStatus(c.id), blurFaces: config.privacy.blurFaces });
       handles.set(c.id, h);
       hub.attachStream(c.id, h);
       // The registry stores the stream after the factory returns: send clients the list that includes it.
@@ -83,7 +87,12 @@ export async function serveCommand(argv: string[]): Promise<number> {
     },
     ready: () => ({ ready: !engine.closed }),
   });
-  const hub = new LiveDataHub(server, { directory: registry });
+  const hub = new LiveDataHub(server, {
+    directory: registry,
+    ...(config.security.cors.origins.length > 0 ? { cors: { origin: config.security.cors.origins.includes('*') ? '*' : [...config.security.cors.origins] } } : {}),
+    ...(security.access.required('viewer') ? { authorize: security.authorizeSocket } : {}),
+    allowOrigin: security.allowSocketOrigin,
+  });
   // WHIP publishers feed streams with `source: whip`; an unknown id becomes one when autoCreate is on.
   const whip = new WhipService({
     lookup: (id) => handles.get(id),
@@ -97,7 +106,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
           },
         }
       : {}),
-    tokens: config.whip.tokens,
+    tokens: security.publishTokens,
     webrtc: config.webrtc,
     bitrate: { minKbps: config.whip.minBitrateKbps, startKbps: Math.round((config.whip.minBitrateKbps + config.whip.maxBitrateKbps) / 2), maxKbps: config.whip.maxBitrateKbps },
   });
@@ -108,9 +117,9 @@ export async function serveCommand(argv: string[]): Promise<number> {
   }
 
   app.use(express.static(join(PROJECT_ROOT, 'web'), { index: 'index.html' }));
-  app.use(streamsApi(registry, { bodyLimit: config.server.bodyLimit }));
-  app.use(whepRouter(whep));
-  app.use(whipRouter(whip));
+  app.use(streamsApi(registry, { bodyLimit: config.server.bodyLimit, read: security.read, write: security.write, checkSource: security.checkSource }));
+  app.use(whepRouter(whep, { viewer: security.read, limit: security.sessionLimit }));
+  app.use(whipRouter(whip, { limit: security.sessionLimit }));
   // Prometheus /metrics, read at scrape time from what the streams already count (main port or its own).
   const metrics = await startMetrics(app, config, { streams: () => handles.values(), socketSubscribers: (id) => hub.subscriberCount(id), batchers: () => engine.batchers });
   app.use(notFoundHandler);

@@ -3,7 +3,7 @@
  * Request bodies are validated here, at the edge, with the same schemas as the config file.
  */
 import express from 'express';
-import type { Express, NextFunction, Request, Response, Router } from 'express';
+import type { Express, NextFunction, Request, RequestHandler, Response, Router } from 'express';
 import { StreamConfigSchema, StreamPatchSchema, formatIssues } from './config.js';
 import { HttpError, errorHandler, notFoundHandler } from './http-errors.js';
 import type { StreamService } from './service.js';
@@ -12,6 +12,15 @@ import type { StreamService } from './service.js';
 export interface ApiOptions {
   /** Largest JSON body, bytes or a size like '1mb' (config `server.bodyLimit`). Default 1 MiB. */
   bodyLimit?: number | string;
+  /** Run before the read routes (stream list, one stream, groups, snapshot): viewer auth. Default none. */
+  read?: RequestHandler[];
+  /** Run before the control routes (POST/PATCH/DELETE): rate limit, then control auth. Default none. */
+  write?: RequestHandler[];
+  /**
+   * Checks a source of a POST or PATCH body before the stream is touched (security.sources: SSRF policy);
+   * rejects with an HttpError. Config-file streams do not come through here. Default: no check.
+   */
+  checkSource?: (source: string, field: 'source' | 'detectSource') => Promise<void>;
 }
 
 /** Media types accepted for JSON bodies (`application/merge-patch+json` fits PATCH's null-deletes semantics). */
@@ -23,7 +32,15 @@ const JSON_TYPES = ['application/json', 'application/*+json'];
  */
 export function streamsApi(service: StreamService, options: ApiOptions = {}): Router {
   const router = express.Router();
-  const json = [requireJson, express.json({ limit: options.bodyLimit ?? '1mb', type: JSON_TYPES, strict: true })];
+  const read = options.read ?? [];
+  // Guards first: an unauthorised or rate-limited client's body is not even read.
+  const write = options.write ?? [];
+  const json = [...write, requireJson, express.json({ limit: options.bodyLimit ?? '1mb', type: JSON_TYPES, strict: true })];
+  const checkSources = async (c: { source?: string | null; detectSource?: string | null }): Promise<void> => {
+    if (!options.checkSource) return;
+    if (typeof c.source === 'string') await options.checkSource(c.source, 'source');
+    if (typeof c.detectSource === 'string') await options.checkSource(c.detectSource, 'detectSource');
+  };
 
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -35,17 +52,18 @@ export function streamsApi(service: StreamService, options: ApiOptions = {}): Ro
     else res.status(503).json({ status: 'unavailable', reason: r.reason ?? 'not ready' });
   });
 
-  router.get('/api/streams', (_req, res) => {
+  router.get('/api/streams', ...read, (_req, res) => {
     res.json({ streams: service.list() });
   });
 
   router.post('/api/streams', ...json, async (req, res) => {
     const config = parseBody(StreamConfigSchema, req.body, 'stream');
+    await checkSources(config);
     const info = await service.add(config);
     res.status(201).location(`/api/streams/${encodeURIComponent(info.id)}`).json(info);
   });
 
-  router.get('/api/streams/:id', (req, res) => {
+  router.get('/api/streams/:id', ...read, (req: Request<{ id: string }>, res: Response) => {
     const info = service.get(req.params.id);
     if (!info) throw notFound(req.params.id);
     res.json(info);
@@ -55,22 +73,23 @@ export function streamsApi(service: StreamService, options: ApiOptions = {}): Ro
     // 404 before 400: a patch for a stream that does not exist is reported as such, whatever its body.
     if (!service.get(req.params.id)) throw notFound(req.params.id);
     const patch = parseBody(StreamPatchSchema, req.body, 'patch');
+    await checkSources(patch);
     res.json(await service.update(req.params.id, patch));
   });
 
-  router.delete('/api/streams/:id', async (req, res) => {
+  router.delete('/api/streams/:id', ...write, async (req: Request<{ id: string }>, res: Response) => {
     if (!service.get(req.params.id)) throw notFound(req.params.id);
     await service.remove(req.params.id);
     res.status(204).end();
   });
 
-  router.get('/api/streams/:id/groups', (req, res) => {
+  router.get('/api/streams/:id/groups', ...read, (req: Request<{ id: string }>, res: Response) => {
     const groups = service.groups(req.params.id);
     if (!groups) throw notFound(req.params.id);
     res.json({ groups });
   });
 
-  router.get('/api/streams/:id/snapshot.jpg', async (req, res) => {
+  router.get('/api/streams/:id/snapshot.jpg', ...read, async (req: Request<{ id: string }>, res: Response) => {
     if (!service.get(req.params.id)) throw notFound(req.params.id);
     const jpeg = await service.snapshot(req.params.id);
     if (!jpeg) throw new HttpError('E_UNAVAILABLE', `stream "${req.params.id}" has no frame yet`);

@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { ConfigError, errorMessage } from '../core/errors.js';
 import { validateZones } from '../pipeline/groups/zones.js';
 import type { ZoneConfig } from '../pipeline/groups/zones.js';
+import { PrivacySchema, SecuritySchema } from './security-config.js';
 
 export { redactUrl, redactUrls } from '../core/redact.js';
 import { redactUrl } from '../core/redact.js';
@@ -203,6 +204,8 @@ export const ConfigSchema = z
     demo: DemoSchema.prefault({}),
     metrics: MetricsSchema.prefault({}),
     whip: WhipSchema.prefault({}),
+    security: SecuritySchema.prefault({}),
+    privacy: PrivacySchema.prefault({}),
   })
   .superRefine((c, ctx) => {
     const first = new Map<string, number>();
@@ -293,6 +296,16 @@ export const ENV_OVERRIDES: readonly { env: string; path: readonly string[]; typ
   { env: 'FACECAST_METRICS_HOST', path: ['metrics', 'host'], type: 'string' },
   { env: 'FACECAST_METRICS_TOKEN', path: ['metrics', 'token'], type: 'string' },
   { env: 'FACECAST_WHIP_TOKENS', path: ['whip', 'tokens'], type: 'list' },
+  { env: 'FACECAST_API_TOKENS', path: ['security', 'apiTokens'], type: 'list' },
+  { env: 'FACECAST_VIEWER_TOKENS', path: ['security', 'viewerTokens'], type: 'list' },
+  { env: 'FACECAST_ALLOW_INSECURE', path: ['security', 'allowInsecure'], type: 'bool' },
+  { env: 'FACECAST_CORS_ORIGINS', path: ['security', 'cors', 'origins'], type: 'list' },
+  { env: 'FACECAST_RATE_LIMIT', path: ['security', 'rateLimit', 'enabled'], type: 'bool' },
+  { env: 'FACECAST_SOURCE_SCHEMES', path: ['security', 'sources', 'schemes'], type: 'list' },
+  { env: 'FACECAST_SOURCES_ALLOW_FILES', path: ['security', 'sources', 'allowFiles'], type: 'bool' },
+  { env: 'FACECAST_SOURCES_ALLOW_LOOPBACK', path: ['security', 'sources', 'allowLoopback'], type: 'bool' },
+  { env: 'FACECAST_SOURCES_ALLOW_PRIVATE', path: ['security', 'sources', 'allowPrivate'], type: 'bool' },
+  { env: 'FACECAST_BLUR_FACES', path: ['privacy', 'blurFaces'], type: 'bool' },
 ];
 
 /**

@@ -19,6 +19,12 @@ export type HttpErrorCode =
   | 'E_UNSUPPORTED_MEDIA_TYPE'
   /** No or a wrong bearer token. */
   | 'E_UNAUTHORIZED'
+  /** A valid token of a role that may not do this (a viewer token on a control route), or a refused origin. */
+  | 'E_FORBIDDEN'
+  /** A source the API may not open (scheme, local file, loopback/private/link-local address): security.sources. */
+  | 'E_SOURCE_FORBIDDEN'
+  /** Too many control requests from one address (Retry-After says when to come back). */
+  | 'E_RATE_LIMITED'
   /** The media offered uses no codec facecast can take (e.g. a WHIP offer with only VP9/AV1 video). */
   | 'E_UNSUPPORTED_CODEC'
   /** The resource exists but cannot answer yet (no frame yet, not ready). */
@@ -55,12 +61,15 @@ const STATUS: Record<ResponseErrorCode, number> = {
   E_INPUT_INVALID: 400,
   E_USAGE: 400,
   E_UNSUPPORTED_CODEC: 400,
+  E_SOURCE_FORBIDDEN: 400,
   E_UNAUTHORIZED: 401,
+  E_FORBIDDEN: 403,
   E_NOT_FOUND: 404,
   E_CONFLICT: 409,
   E_INVALID_STATE: 409,
   E_PAYLOAD_TOO_LARGE: 413,
   E_UNSUPPORTED_MEDIA_TYPE: 415,
+  E_RATE_LIMITED: 429,
   E_INPUT_NOT_FOUND: 422,
   E_INPUT_UNREADABLE: 422,
   E_UNAVAILABLE: 503,

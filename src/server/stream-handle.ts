@@ -63,9 +63,13 @@ export class RuntimeHandle extends TypedEmitter<RuntimeHandleEvents> implements 
   readonly #onFrame = (f: LiveFrame): void => void this.safeEmit('frame', f);
   readonly #onPacket = (p: LivePacket): void => void this.safeEmit('packet', p);
 
+  /** privacy.blurFaces: snapshots blurred; a passthrough view source is decoded anyway (video is re-encoded). */
+  readonly #blurFaces: boolean;
+
   /** `video`: what the video service (which owns the viewers) reports about this stream. */
-  constructor(engine: FaceEngine, config: StreamConfig, opts: { video?: () => VideoStatus } = {}) {
+  constructor(engine: FaceEngine, config: StreamConfig, opts: { video?: () => VideoStatus; blurFaces?: boolean } = {}) {
     super();
+    this.#blurFaces = opts.blurFaces === true;
     this.id = config.id;
     this.#video = opts.video ?? (() => ({ viewers: 0, fps: 0, dropped: 0 }));
     this.#engine = engine;
@@ -129,7 +133,7 @@ export class RuntimeHandle extends TypedEmitter<RuntimeHandleEvents> implements 
     r.on('record', (rec) => this.safeEmit('record', rec));
     this.#runtime = r.start();
     if (c.detectSource !== undefined && c.source !== WHIP_SOURCE) {
-      const decode = c.output.mode !== 'passthrough';
+      const decode = c.output.mode !== 'passthrough' || this.#blurFaces;
       this.#view = new LiveSource(sourceUrl(c.source), { rtspTransport: c.rtspTransport, decode, delivery: 'events' }).start();
     }
     const view = this.viewSource;
@@ -214,7 +218,7 @@ export class RuntimeHandle extends TypedEmitter<RuntimeHandleEvents> implements 
   async snapshot(): Promise<Uint8Array | undefined> {
     const frame = this.#runtime?.latestFrame;
     if (!frame) return undefined;
-    return annotatedJpeg(frame.image, this.#runtime?.latestRecord);
+    return annotatedJpeg(frame.image, this.#runtime?.latestRecord, 80, { blurFaces: this.#blurFaces });
   }
 
   async update(config: StreamConfig): Promise<void> {

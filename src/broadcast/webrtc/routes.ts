@@ -8,25 +8,32 @@
  * Errors are HttpErrors, rendered as JSON by the app's error handler (400 bad SDP, 404 unknown stream or
  * session, 413 too large, 415 not application/sdp).
  */
-import express, { Router } from 'express';
+import express, { Router, type RequestHandler } from 'express';
 import { HttpError } from '../../server/http-errors.js';
 import type { WhepService } from './whep.js';
 
 /** An SDP offer is a few KB; anything near this is not one. */
 export const MAX_OFFER_BYTES = 64 * 1024;
 
-export function whepRouter(service: WhepService): Router {
+/** Guards of the WHEP routes: `viewer` (auth) on both, `limit` (rate limit, before auth) on session set-up. */
+export interface WhepRouterOptions {
+  viewer?: RequestHandler[];
+  limit?: RequestHandler[];
+}
+
+export function whepRouter(service: WhepService, opts: WhepRouterOptions = {}): Router {
   const router = Router();
+  const viewer = opts.viewer ?? [];
   // Parses every body as text so the content type can be checked here (→ 415) rather than silently ignored.
   const text = express.text({ type: () => true, limit: MAX_OFFER_BYTES });
 
-  router.post('/whep/:stream', (req, _res, next) => {
+  router.post('/whep/:stream', ...(opts.limit ?? []), ...viewer, (req, _res, next) => {
     if (!req.is('application/sdp')) {
       next(new HttpError('E_UNSUPPORTED_MEDIA_TYPE', 'a WHEP offer must be sent as Content-Type: application/sdp'));
       return;
     }
     next();
-  }, text, async (req, res) => {
+  }, text, async (req: express.Request<{ stream: string }>, res: express.Response) => {
     const stream = req.params.stream;
     const offer: unknown = req.body;
     if (typeof offer !== 'string' || offer.length === 0) throw new HttpError('E_VALIDATION', 'empty SDP offer');
@@ -41,7 +48,7 @@ export function whepRouter(service: WhepService): Router {
       .send(answerSdp);
   });
 
-  router.delete('/whep/:stream/:session', async (req, res) => {
+  router.delete('/whep/:stream/:session', ...viewer, async (req: express.Request<{ stream: string; session: string }>, res: express.Response) => {
     const viewer = service.session(req.params.session);
     if (!viewer || viewer.streamId !== req.params.stream) throw new HttpError('E_NOT_FOUND', `no WHEP session "${req.params.session}" on stream "${req.params.stream}"`);
     await service.deleteSession(req.params.session);

@@ -53,6 +53,8 @@ export interface WhepServiceOptions {
   fps?: number;
   /** A viewer whose peer is not connected after this long is dropped, ms (default 15000). */
   connectTimeoutMs?: number;
+  /** privacy.blurFaces: faces are blurred in every video; the camera's own H.264 (passthrough) is never sent. */
+  blurFaces?: boolean;
 }
 
 /** One viewer: its peer, its sender and where it is in the shared stream. */
@@ -244,8 +246,10 @@ export class WhepService {
 
   #makeBroadcast(id: string, stream: WhepStream, overlay: OverlayKind): Broadcast {
     const out = stream.config.output;
-    const encode = { fps: this.#opts.fps ?? 25, ...(out.width !== undefined ? { width: out.width } : {}), ...(out.fps !== undefined ? { maxFps: out.fps } : {}) };
+    const encode = { fps: this.#opts.fps ?? 25, blurFaces: this.#opts.blurFaces === true, ...(out.width !== undefined ? { width: out.width } : {}), ...(out.fps !== undefined ? { maxFps: out.fps } : {}) };
     if (overlay === 'server') return new EncodedBroadcast(id, stream, encode);
+    // Passthrough pixels cannot be blurred: with blurFaces a client overlay gets a clean encode, blurred.
+    if (this.#opts.blurFaces) return new EncodedBroadcast(id, stream, { ...encode, overlay: false });
     // Client overlay: the camera's H.264 as is when it is H.264 (or not known yet in passthrough mode, where a
     // view stream may not even be decoded); otherwise a clean encode of the decoded frames.
     const codec = stream.passthroughCodec();

@@ -6,19 +6,21 @@
  * with a code: 400 bad SDP / no video, 400 E_UNSUPPORTED_CODEC (neither H.264 nor VP8), 401, 404, 409 (a camera
  * stream), 413 too large, 415 not application/sdp.
  */
-import express, { Router } from 'express';
+import express, { Router, type RequestHandler } from 'express';
 import { HttpError } from '../../server/http-errors.js';
 import type { WhipService } from './service.js';
 
 /** An SDP offer is a few KB; anything near this is not one. */
 export const MAX_OFFER_BYTES = 64 * 1024;
 
-export function whipRouter(service: WhipService): Router {
+/** `limit`: rate limiting of session set-up (runs before auth). */
+export function whipRouter(service: WhipService, opts: { limit?: RequestHandler[] } = {}): Router {
   const router = Router();
   const text = express.text({ type: () => true, limit: MAX_OFFER_BYTES });
 
   router.post(
     '/whip/:stream',
+    ...(opts.limit ?? []),
     (req, _res, next) => {
       // Auth first: an unauthenticated client learns nothing else, and its body is not even read.
       service.authorize(req.get('authorization'));
@@ -26,7 +28,7 @@ export function whipRouter(service: WhipService): Router {
       next();
     },
     text,
-    async (req, res) => {
+    async (req: express.Request<{ stream: string }>, res: express.Response) => {
       const offer: unknown = req.body;
       if (typeof offer !== 'string' || offer.length === 0) throw new HttpError('E_VALIDATION', 'empty SDP offer');
       const stream = req.params.stream;

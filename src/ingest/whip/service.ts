@@ -6,7 +6,6 @@
  *
  * Auth: when tokens are configured, both requests need `Authorization: Bearer <token>` (what OBS sends).
  */
-import { timingSafeEqual } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +13,7 @@ import { Logger } from '../../core/log.js';
 import { errorMessage } from '../../core/errors.js';
 import type { IceConfig } from '../../core/ice.js';
 import { HttpError } from '../../server/http-errors.js';
+import { TokenSet, bearerToken } from '../../server/auth.js';
 import { WhipPublisher, type WhipBitrate } from './publisher.js';
 
 const log = new Logger('Whip');
@@ -34,7 +34,7 @@ export interface WhipServiceOptions {
   lookup: (streamId: string) => WhipTarget | undefined;
   /** Makes a WHIP stream for an unknown id (auto-create); without it an unknown id is 404. */
   create?: (streamId: string) => Promise<WhipTarget>;
-  /** Bearer tokens that may publish; none configured = no auth. */
+  /** Bearer tokens that may publish (whip.tokens and the API tokens); none configured = no auth. */
   tokens?: readonly string[];
   webrtc?: IceConfig;
   bitrate?: WhipBitrate;
@@ -44,6 +44,7 @@ export interface WhipServiceOptions {
 
 export class WhipService {
   readonly #opts: WhipServiceOptions;
+  readonly #tokens: TokenSet;
   readonly #dir = mkdtempSync(join(tmpdir(), 'facecast-whip-'));
   /** Current publisher per stream. */
   readonly #byStream = new Map<string, WhipPublisher>();
@@ -51,6 +52,7 @@ export class WhipService {
 
   constructor(opts: WhipServiceOptions) {
     this.#opts = opts;
+    this.#tokens = new TokenSet(opts.tokens ?? []);
   }
 
   /** The stream's current publisher. */
@@ -58,13 +60,11 @@ export class WhipService {
     return this.#byStream.get(streamId);
   }
 
-  /** Checks `Authorization: Bearer …` against the configured tokens (constant time per token). */
+  /** Checks `Authorization: Bearer …` against the configured tokens (SHA-256 digests, constant time). */
   authorize(header: string | undefined): void {
-    const tokens = this.#opts.tokens ?? [];
-    if (tokens.length === 0) return;
-    const got = /^Bearer\s+(\S+)$/i.exec(header ?? '')?.[1];
-    const ok = got !== undefined && tokens.some((t) => t.length === got.length && timingSafeEqual(Buffer.from(t), Buffer.from(got)));
-    if (!ok) throw new HttpError('E_UNAUTHORIZED', got === undefined ? 'publishing needs "Authorization: Bearer <token>"' : 'invalid publish token');
+    if (this.#tokens.open) return;
+    const got = bearerToken(header);
+    if (!this.#tokens.has(got)) throw new HttpError('E_UNAUTHORIZED', got === undefined ? 'publishing needs "Authorization: Bearer <token>"' : 'invalid publish token');
   }
 
   /**

@@ -22,7 +22,9 @@ test('docker-compose: facecast built from deploy/Dockerfile; every mounted file 
   const { facecast, prometheus, grafana } = compose.services;
   assert.ok(existsSync(join(DEPLOY, facecast.build.context, facecast.build.dockerfile)), 'the Dockerfile the compose file builds');
   assert.equal(resolve(DEPLOY, facecast.build.context), resolve('.'), 'built from the repository root');
-  assert.deepEqual(facecast.ports, ['8080:8080']);
+  // Published on the host's loopback only, which is what makes FACECAST_ALLOW_INSECURE safe there (docs/config.md#security).
+  assert.deepEqual(facecast.ports, ['127.0.0.1:8080:8080']);
+  assert.equal(facecast.environment.FACECAST_ALLOW_INSECURE, 'true');
   const mounts = (svc: Any): [string, string][] => (svc.volumes as string[]).map((v) => v.split(':') as [string, string]).filter(([src]) => src.startsWith('./'));
   for (const svc of [prometheus, grafana]) for (const [src] of mounts(svc)) assert.ok(existsSync(join(DEPLOY, src)), `${src} exists`);
 

@@ -39,6 +39,15 @@ test('loadConfig() with nothing gives the documented defaults, deep-frozen', () 
     demo: { enabled: 'auto' },
     metrics: { enabled: true },
     whip: { tokens: [], autoCreate: true, minBitrateKbps: 1000, maxBitrateKbps: 6000 },
+    security: {
+      apiTokens: [],
+      viewerTokens: [],
+      allowInsecure: false,
+      cors: { origins: [] },
+      rateLimit: { enabled: true, burst: 30, perMinute: 120 },
+      sources: { schemes: ['rtsp', 'rtsps', 'http', 'https'], allowFiles: false, allowLoopback: false, allowPrivate: true, allowLinkLocal: false },
+    },
+    privacy: { blurFaces: false },
   });
   assert.ok(Object.isFrozen(c) && Object.isFrozen(c.server) && Object.isFrozen(c.streams));
   assert.throws(() => {
