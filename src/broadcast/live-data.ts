@@ -53,6 +53,11 @@ export interface LiveDataHubOptions {
   authorize?: (auth: unknown, headers: IncomingHttpHeaders) => boolean;
   /** Whether a handshake's Origin may connect (WebSockets bypass CORS). Default: every origin. */
   allowOrigin?: (req: IncomingMessage) => boolean;
+  /**
+   * Cluster mode: subscribers of a stream on the other instances (their sockets get this instance's emits
+   * through the socket.io Redis adapter), so a stream is sent while anyone anywhere watches. Default: none.
+   */
+  remoteSubscribers?: (streamId: string) => number;
 }
 
 export type LiveServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
@@ -85,6 +90,7 @@ const MAX_PAYLOAD_BYTES = 16 * 1024;
 export class LiveDataHub implements AsyncDisposable {
   readonly io: LiveServer;
   readonly #directory: StreamDirectory;
+  readonly #remoteSubscribers: (streamId: string) => number;
   readonly #streams = new Map<string, Attached>();
   readonly #timer: NodeJS.Timeout;
   readonly #stats = { framesSent: 0, groupsSent: 0, statusSent: 0, badPayloads: 0 };
@@ -96,6 +102,7 @@ export class LiveDataHub implements AsyncDisposable {
     const groupsMs = options.groupsIntervalMs ?? 500;
     if (!(groupsMs >= 10)) throw new TypeError('LiveDataHub: options.groupsIntervalMs must be >= 10');
     this.#directory = options.directory;
+    this.#remoteSubscribers = options.remoteSubscribers ?? (() => 0);
     this.io = new Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>(server, {
       path: '/socket.io',
       serveClient: true, // /socket.io/socket.io.esm.min.js for the dashboard: no CDN
@@ -179,8 +186,15 @@ export class LiveDataHub implements AsyncDisposable {
     return this.#subscribers(id);
   }
 
+  /** socket.io clients of this instance subscribed to each stream (rooms are per instance, adapter or not). */
+  localSubscriberCounts(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const [room, sockets] of this.io.of('/').adapter.rooms) if (room.startsWith('stream:') && sockets.size > 0) out.set(room.slice('stream:'.length), sockets.size);
+    return out;
+  }
+
   #subscribers(id: string): number {
-    return this.io.of('/').adapter.rooms.get(streamRoom(id))?.size ?? 0;
+    return (this.io.of('/').adapter.rooms.get(streamRoom(id))?.size ?? 0) + this.#remoteSubscribers(id);
   }
 
   #onRecord(id: string, entry: Attached, record: FrameRecord): void {

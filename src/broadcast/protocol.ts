@@ -7,7 +7,7 @@
  * is a normal emit (low rate, and the dashboard's time series want every point).
  */
 import { z } from 'zod';
-import type { EmotionValue, FaceRecord, FrameRecord, GenderValue, GroupRecord } from '../core/records.js';
+import type { CameraGroupRecord, EmotionValue, FaceRecord, FrameRecord, GenderValue, GroupRecord } from '../core/records.js';
 import type { Box } from '../core/types.js';
 import type { StreamInfo, StreamStatus } from '../server/service.js';
 
@@ -55,8 +55,11 @@ export interface ServerToClientEvents {
   groups: (streamId: string, groups: GroupRecord[]) => void;
   /** On a state change at once, otherwise at most once a second when counters change; also once on subscribe. */
   status: (status: StatusPayload) => void;
-  /** To everyone: on connect and whenever a stream is added or removed. */
+  /** To everyone: on connect and whenever a stream is added or removed (cluster mode: or changes owner). */
   streams: (streams: StreamSummary[]) => void;
+  /** Camera groups (config `groups:`, spanning several cameras), about twice a second, to every socket of the
+   *  instance that computed them (each instance computes them for its own sockets). */
+  cameraGroups: (groups: CameraGroupRecord[]) => void;
 }
 
 export interface ClientToServerEvents {
@@ -64,7 +67,11 @@ export interface ClientToServerEvents {
   unsubscribe: (streamId: string, ack?: Ack) => void;
 }
 
-/** No cluster adapter yet: one process serves every socket. */
+/**
+ * Events between instances (`serverSideEmit`): none. In cluster mode the Redis adapter carries room broadcasts
+ * (`faces`, `groups`, `status` to `stream:<id>`, `streams` to everyone) from the stream's owner to the sockets
+ * of every instance; the instances coordinate through Redis keys, not through socket.io.
+ */
 export type InterServerEvents = Record<string, never>;
 
 export interface SocketData {

@@ -11,7 +11,7 @@ import { errorMessage } from '../core/errors.js';
 import { FaceEngine, envManifests } from '../inference/engine.js';
 import { configureFfmpegLog } from '../ingest/ffmpeg-log.js';
 import { PROJECT_ROOT } from '../models/manifest.js';
-import { StreamConfigSchema, WHIP_SOURCE, loadConfig, type Config } from '../server/config.js';
+import { StreamConfigSchema, WHIP_SOURCE, defaultInstanceId, loadConfig, type Config, type StreamConfig } from '../server/config.js';
 import { StreamRegistry } from '../server/registry.js';
 import { RuntimeHandle } from '../server/stream-handle.js';
 import { streamsApi } from '../server/api.js';
@@ -24,6 +24,10 @@ import { LiveDataHub } from '../broadcast/live-data.js';
 import { startMetrics } from '../metrics/http.js';
 import { WhipService } from '../ingest/whip/service.js';
 import { whipRouter } from '../ingest/whip/routes.js';
+import { ClusterMode } from '../cluster/index.js';
+import { CameraGroups } from '../cluster/groups.js';
+import { groupsApi } from '../cluster/routes.js';
+import { sceneSummary } from '../pipeline/groups/combine.js';
 import { parseCommandArgs } from './args.js';
 
 const log = new Logger('Serve');
@@ -87,19 +91,34 @@ export async function serveCommand(argv: string[]): Promise<number> {
     },
     ready: () => ({ ready: !engine.closed }),
   });
+  // Cluster mode (config cluster:): streams shared through Redis, each run by one instance (src/cluster).
+  const cluster = config.cluster
+    ? await ClusterMode.connect({ cluster: config.cluster, registry, latestRecord: (id) => handles.get(id)?.latestRecord, localSubscribers: () => hub.localSubscriberCounts(), onChange: () => hub.notifyStreams() })
+    : undefined;
+  const streams = cluster?.service ?? registry;
   const hub = new LiveDataHub(server, {
-    directory: registry,
+    directory: streams,
+    ...(cluster ? { remoteSubscribers: (id: string) => cluster.node.remoteSubscribers(id) } : {}),
     ...(config.security.cors.origins.length > 0 ? { cors: { origin: config.security.cors.origins.includes('*') ? '*' : [...config.security.cors.origins] } } : {}),
     ...(security.access.required('viewer') ? { authorize: security.authorizeSocket } : {}),
     allowOrigin: security.allowSocketOrigin,
   });
+  cluster?.attach(hub.io);
+  // Groups spanning several cameras (config groups:), for this instance's clients.
+  const cameraGroups = new CameraGroups(config.groups, (id) => {
+    if (cluster) return cluster.sceneOf(id);
+    const r = handles.get(id)?.latestRecord;
+    return r ? sceneSummary(r) : undefined;
+  });
+  const stopGroups = cameraGroups.broadcast((g) => hub.io.local.emit('cameraGroups', g));
   // WHIP publishers feed streams with `source: whip`; an unknown id becomes one when autoCreate is on.
   const whip = new WhipService({
     lookup: (id) => handles.get(id),
-    ...(config.whip.autoCreate
+    ...(config.whip.autoCreate || cluster
       ? {
           create: async (id: string) => {
-            await registry.add(StreamConfigSchema.parse({ id, source: WHIP_SOURCE }));
+            if (cluster) await cluster.claimWhip(id, config.whip.autoCreate);
+            else await registry.add(StreamConfigSchema.parse({ id, source: WHIP_SOURCE }));
             const h = handles.get(id);
             if (!h) throw new Error(`stream ${id} vanished while being created`);
             return h;
@@ -110,18 +129,28 @@ export async function serveCommand(argv: string[]): Promise<number> {
     webrtc: config.webrtc,
     bitrate: { minKbps: config.whip.minBitrateKbps, startKbps: Math.round((config.whip.minBitrateKbps + config.whip.maxBitrateKbps) / 2), maxKbps: config.whip.maxBitrateKbps },
   });
-  for (const s of config.streams) await registry.add(s);
+  // Cluster mode: added to the cluster's streams unless there (Redis holds the list; any instance may run them).
+  const addAtBoot = (c: StreamConfig): Promise<unknown> => (cluster ? cluster.seed(c) : registry.add(c));
+  for (const s of config.streams) await addAtBoot(s);
   if (wantsDemo(config)) {
     const clip = await ensureDemoClip();
-    await registry.add(StreamConfigSchema.parse({ id: 'demo', name: 'Demo (photos from npm)', source: clip }));
+    await addAtBoot(StreamConfigSchema.parse({ id: 'demo', name: 'Demo (photos from npm)', source: clip }));
   }
 
   app.use(express.static(join(PROJECT_ROOT, 'web'), { index: 'index.html' }));
-  app.use(streamsApi(registry, { bodyLimit: config.server.bodyLimit, read: security.read, write: security.write, checkSource: security.checkSource }));
+  if (cluster) app.use(...cluster.routers());
+  app.use(groupsApi(cameraGroups));
+  app.use(streamsApi(streams, { bodyLimit: config.server.bodyLimit, read: security.read, write: security.write, checkSource: security.checkSource }));
   app.use(whepRouter(whep, { viewer: security.read, limit: security.sessionLimit }));
   app.use(whipRouter(whip, { limit: security.sessionLimit }));
   // Prometheus /metrics, read at scrape time from what the streams already count (main port or its own).
-  const metrics = await startMetrics(app, config, { streams: () => handles.values(), socketSubscribers: (id) => hub.subscriberCount(id), batchers: () => engine.batchers });
+  const metrics = await startMetrics(app, config, {
+    streams: () => handles.values(),
+    socketSubscribers: (id) => hub.subscriberCount(id),
+    batchers: () => engine.batchers,
+    instanceId: config.cluster?.instanceId ?? defaultInstanceId(),
+    cameraGroups: () => (!cluster || cluster.exportsGroupMetrics() ? cameraGroups.all() : []),
+  });
   app.use(notFoundHandler);
   app.use(errorHandler);
   await new Promise<void>((resolve, reject) => {
@@ -130,6 +159,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
   });
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.server.port;
+  await cluster?.start(config.server.host, port);
   process.stderr.write(`facecast: serving http://${config.server.host}:${port}/ (${registry.list().length} stream${registry.list().length === 1 ? '' : 's'})\n`);
 
   return new Promise<number>((resolve) => {
@@ -150,7 +180,10 @@ export async function serveCommand(argv: string[]): Promise<number> {
           await whip.close();
           await metrics?.close();
           await whep.close();
+          stopGroups();
+          await cluster?.leave(); // local streams stopped and handed over before the hub goes
           await hub.close();
+          await cluster?.disconnect();
           await registry.close();
           await engine.close();
         } catch (e) {

@@ -67,6 +67,26 @@ export interface FrameRecord {
   groups: GroupRecord[];
 }
 
+/** A group spanning several cameras (config `groups:`), combined from the cameras' scenes. */
+export interface CameraGroupRecord {
+  id: string;
+  name: string;
+  /** The configured streams. */
+  streams: string[];
+  /** Those with a fresh scene summary (running somewhere and analysed). */
+  live: string[];
+  faceCount: number;
+  /** EMOTIONS order: the face-count-weighted mean of the cameras' window distributions (zeros with no data). */
+  emotion: number[];
+  dominant: Emotion | null;
+  valence: number;
+  arousal: number;
+  /** 0..1 over the current members of every camera. */
+  cohesion: number;
+  /** Epoch ms of the computation. */
+  at: number;
+}
+
 export const AGE_BANDS = ['0-17', '18-29', '30-44', '45-59', '60+'] as const;
 export type AgeBand = (typeof AGE_BANDS)[number];
 

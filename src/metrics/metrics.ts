@@ -36,7 +36,17 @@ export interface MetricsSources {
   batchers?(): Iterable<{ readonly name: string; readonly stats: Readonly<BatcherStats> }>;
   /** Stage durations (default: the process's stageTimings). */
   stages?: Readonly<Record<StageName, HistogramCounts>>;
+  /** This instance's id (facecast_instance_info); default "standalone". */
+  instanceId?: string;
+  /** Camera groups (config `groups:`) to expose, under stream="_groups"; default none. */
+  cameraGroups?(): Iterable<GroupValues>;
 }
+
+/** What the group gauges read from a group. */
+export type GroupValues = Pick<GroupRecord, 'id' | 'faceCount' | 'emotion' | 'valence' | 'arousal' | 'cohesion'>;
+
+/** The `stream` label of camera groups: not a valid stream id, so it cannot collide with one. */
+export const CAMERA_GROUPS_STREAM = '_groups';
 
 export interface FacecastMetricsOptions {
   /** prom-client's default process and Node.js metrics (default true). */
@@ -169,9 +179,19 @@ export class FacecastMetrics {
         },
       });
     };
-    const perGroup = (set: (labels: Record<'stream' | 'group', string>, v: number) => void, value: (g: GroupRecord) => number): void => {
-      for (const s of streams()) for (const g of s.groups) set({ stream: s.id, group: g.id }, value(g));
+    const groups = (): { stream: string; g: GroupValues }[] => [
+      ...streams().flatMap((s) => s.groups.map((g) => ({ stream: s.id, g }))),
+      ...[...(this.#sources.cameraGroups?.() ?? [])].map((g) => ({ stream: CAMERA_GROUPS_STREAM, g })),
+    ];
+    const perGroup = (set: (labels: Record<'stream' | 'group', string>, v: number) => void, value: (g: GroupValues) => number): void => {
+      for (const { stream, g } of groups()) set({ stream, group: g.id }, value(g));
     };
+    const instanceId = this.#sources.instanceId ?? 'standalone';
+
+    gauge('facecast_instance_info', 'Always 1; instance_id names this facecast instance (cluster mode: its cluster.instanceId).', ['instance_id'], (set) => set({ instance_id: instanceId }, 1));
+    gauge('facecast_stream_owned', 'Streams run by this instance: 1 per stream (cluster mode: the stream lease is held here).', ['stream'], (set) => {
+      for (const s of streams()) set({ stream: s.id }, 1);
+    });
 
     gauge('facecast_stream_up', 'Whether the stream is receiving frames (1) or not (0).', ['stream'], (set) => {
       for (const s of streams()) set({ stream: s.id }, s.status.state === 'streaming' ? 1 : 0);
@@ -202,7 +222,7 @@ export class FacecastMetrics {
     });
     gauge('facecast_group_faces', 'Faces in the group (the scene or a zone) on the latest analysed frame.', ['stream', 'group'], (set) => perGroup(set, (g) => g.faceCount));
     gauge('facecast_group_emotion_ratio', "The group's emotion distribution over its window (0..1, sums to 1 over emotions when faces are classified).", ['stream', 'group', 'emotion'], (set) => {
-      for (const s of streams()) for (const g of s.groups) EMOTIONS.forEach((e, i) => set({ stream: s.id, group: g.id, emotion: e }, g.emotion[i] ?? 0));
+      for (const { stream, g } of groups()) EMOTIONS.forEach((e, i) => set({ stream, group: g.id, emotion: e }, g.emotion[i] ?? 0));
     });
     gauge('facecast_group_valence', "The group's mean valence, -1 (displeasure) .. 1 (pleasure).", ['stream', 'group'], (set) => perGroup(set, (g) => g.valence));
     gauge('facecast_group_arousal', "The group's mean arousal, -1 (sleepy) .. 1 (activated).", ['stream', 'group'], (set) => perGroup(set, (g) => g.arousal));

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { hostname } from 'node:os';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { ConfigError, errorMessage } from '../core/errors.js';
@@ -190,6 +191,33 @@ const WhipSchema = z.strictObject({
   maxBitrateKbps: z.number().int().min(100).max(50_000).default(6000).describe('Maximum bitrate asked of browser publishers, kb/s.'),
 });
 
+/** Instance ids name members in Redis keys, metrics (instance_id) and API responses. */
+const INSTANCE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+
+/** `hostname-pid`, made fit for an instance id (Kubernetes pod names already are). */
+export function defaultInstanceId(): string {
+  const host = hostname().replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 50) || 'facecast';
+  return `${host}-${process.pid}`;
+}
+
+const ClusterSchema = z.strictObject({
+  redisUrl: z
+    .string()
+    .regex(/^rediss?:\/\/\S+$/, 'must be a redis:// or rediss:// URL')
+    .describe('Redis that coordinates the instances (stream ownership, shared stream list, socket.io adapter).'),
+  instanceId: z.string().regex(INSTANCE_ID, 'must be 1-63 characters of A-Z, a-z, 0-9, ".", "_" or "-"').default(defaultInstanceId).describe('This instance\'s id in the cluster. Default: hostname-pid.'),
+  advertiseUrl: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional().describe('How other instances and clients reach this one (redirects of WHEP/WHIP and snapshots). Default: http://<server.host>:<port>.'),
+  leaseMs: z.number().int().min(1000).max(120_000).default(5000).describe('Lifetime of a stream lease (and of a member heartbeat), ms: how long a crashed instance keeps its cameras. Default 5000.'),
+  renewMs: z.number().int().min(100).max(40_000).optional().describe('Reconcile period (lease renewal, balancing), ms; at most leaseMs/3. Default min(1000, leaseMs/3).'),
+});
+
+/** A group of people over several cameras (e.g. every camera of one room). */
+const CameraGroupSchema = z.strictObject({
+  id: StreamIdSchema.describe('Group id (same alphabet as stream ids), in URLs (/api/groups/:id) and metrics.'),
+  name: z.string().min(1).max(200).optional().describe('Display name. Default: the id.'),
+  streams: z.array(StreamIdSchema).min(1).max(64).describe('Ids of the streams whose scenes make up the group.'),
+});
+
 const DemoSchema = z.strictObject({
   enabled: z.union([z.literal('auto'), z.boolean()]).default('auto').describe('auto: run the built-in demo stream when no streams are configured. Default auto.'),
 });
@@ -206,6 +234,8 @@ export const ConfigSchema = z
     whip: WhipSchema.prefault({}),
     security: SecuritySchema.prefault({}),
     privacy: PrivacySchema.prefault({}),
+    cluster: ClusterSchema.optional().describe('Cluster mode (several instances with Redis). Absent: one instance, as before.'),
+    groups: z.array(CameraGroupSchema).default([]).describe('Groups spanning several cameras, aggregated from the streams\' scenes.'),
   })
   .superRefine((c, ctx) => {
     const first = new Map<string, number>();
@@ -220,6 +250,15 @@ export const ConfigSchema = z
       ctx.addIssue({ code: 'custom', path: ['metrics', 'port'], message: `is the main port (${c.server.port}); leave it unset to serve /metrics there` });
     }
     if (c.whip.minBitrateKbps > c.whip.maxBitrateKbps) ctx.addIssue({ code: 'custom', path: ['whip', 'minBitrateKbps'], message: `is above whip.maxBitrateKbps (${c.whip.maxBitrateKbps})` });
+    if (c.cluster?.renewMs !== undefined && c.cluster.renewMs * 3 > c.cluster.leaseMs) {
+      ctx.addIssue({ code: 'custom', path: ['cluster', 'renewMs'], message: `must be at most cluster.leaseMs / 3 (${Math.floor(c.cluster.leaseMs / 3)})` });
+    }
+    const groupIds = new Map<string, number>();
+    c.groups.forEach((g, i) => {
+      const j = groupIds.get(g.id);
+      if (j === undefined) groupIds.set(g.id, i);
+      else ctx.addIssue({ code: 'custom', path: ['groups', i, 'id'], message: `duplicate group id "${g.id}" (also groups.${j})` });
+    });
     c.streams.forEach((s, i) => {
       if (s.detectSource === WHIP_SOURCE) ctx.addIssue({ code: 'custom', path: ['streams', i, 'detectSource'], message: 'cannot be "whip" (a WHIP stream has one feed: set source: whip)' });
     });
@@ -231,6 +270,10 @@ export type Config = z.output<typeof ConfigSchema>;
 export type StreamConfig = z.output<typeof StreamConfigSchema>;
 /** What a caller may pass for a stream (defaults not yet applied). */
 export type StreamConfigInput = z.input<typeof StreamConfigSchema>;
+/** The cluster section (present only in cluster mode). */
+export type ClusterConfig = NonNullable<Config['cluster']>;
+/** A group over several cameras. */
+export type CameraGroupConfig = Config['groups'][number];
 /** A validated PATCH body. */
 export type StreamPatch = z.output<typeof StreamPatchSchema>;
 
@@ -306,6 +349,9 @@ export const ENV_OVERRIDES: readonly { env: string; path: readonly string[]; typ
   { env: 'FACECAST_SOURCES_ALLOW_LOOPBACK', path: ['security', 'sources', 'allowLoopback'], type: 'bool' },
   { env: 'FACECAST_SOURCES_ALLOW_PRIVATE', path: ['security', 'sources', 'allowPrivate'], type: 'bool' },
   { env: 'FACECAST_BLUR_FACES', path: ['privacy', 'blurFaces'], type: 'bool' },
+  { env: 'FACECAST_REDIS_URL', path: ['cluster', 'redisUrl'], type: 'string' },
+  { env: 'FACECAST_INSTANCE_ID', path: ['cluster', 'instanceId'], type: 'string' },
+  { env: 'FACECAST_ADVERTISE_URL', path: ['cluster', 'advertiseUrl'], type: 'string' },
 ];
 
 /**
@@ -360,7 +406,7 @@ function readConfigFile(file: string): Record<string, unknown> {
     throw new ConfigError('E_CONFIG_INVALID', `${file}: cannot parse: ${errorMessage(e)}`, { cause: e });
   }
   if (doc === null || doc === undefined) return {}; // an empty file (or only comments) means all defaults
-  if (!isPlainObject(doc)) throw new ConfigError('E_CONFIG_INVALID', `invalid configuration ${file}:\n  (root): expected a mapping of sections (server, inference, webrtc, streams, demo, metrics)`);
+  if (!isPlainObject(doc)) throw new ConfigError('E_CONFIG_INVALID', `invalid configuration ${file}:\n  (root): expected a mapping of sections (server, inference, webrtc, streams, demo, metrics, whip, cluster, groups)`);
   return doc;
 }
 

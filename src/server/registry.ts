@@ -167,14 +167,15 @@ export class StreamRegistry implements StreamService, AsyncDisposable {
   }
 }
 
-function validate(input: unknown): StreamConfig {
+/** Validates a stream config (defaults applied), frozen; E_VALIDATION otherwise. Also used by cluster mode. */
+export function validate(input: unknown): StreamConfig {
   const r = StreamConfigSchema.safeParse(input);
   if (!r.success) throw new HttpError('E_VALIDATION', `invalid stream config: ${formatIssues(r.error).join('; ')}`);
   return deepFreeze(r.data);
 }
 
 /** Top-level keys of the patch replace the current ones; null deletes (the schema then applies the default). */
-function merge(current: StreamConfig, patch: StreamPatch): Record<string, unknown> {
+export function merge(current: StreamConfig, patch: StreamPatch): Record<string, unknown> {
   const out: Record<string, unknown> = { ...current };
   for (const [k, v] of Object.entries(patch)) {
     if (v === undefined) continue;
@@ -185,9 +186,15 @@ function merge(current: StreamConfig, patch: StreamPatch): Record<string, unknow
 }
 
 function info(id: string, e: Entry): StreamInfo {
+  return streamInfo(id, e.config, e.handle.status());
+}
+
+/** A stream as the API shows it: credentials redacted (also used by cluster mode for remote streams). */
+export function streamInfo(id: string, cfg: StreamConfig, current: StreamStatus): StreamInfo {
+  const e = { config: cfg };
   const config: StreamConfig = { ...e.config, source: redactUrl(e.config.source) };
   if (e.config.detectSource !== undefined) config.detectSource = redactUrl(e.config.detectSource);
-  const status = { ...e.handle.status() };
+  const status = { ...current };
   if (status.lastError !== undefined) status.lastError = redactUrls(status.lastError);
   return { id, name: e.config.name ?? id, config, status };
 }

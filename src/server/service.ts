@@ -41,6 +41,8 @@ export interface StreamInfo {
   /** The stream's validated config with credentials in `source`/`detectSource` redacted. */
   config: StreamConfig;
   status: StreamStatus;
+  /** Cluster mode: the instance that runs the stream (absent while none does, and in single-instance mode). */
+  owner?: { instanceId: string; url: string };
 }
 
 /** Whether the server accepts work; `reason` says why not (models loading, shutting down). */

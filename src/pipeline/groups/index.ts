@@ -7,3 +7,5 @@ export { validateZone, validateZones, pointInPolygon, inZone, boxInZone } from '
 export type { Zone, ZoneConfig } from './zones.js';
 export { ClusterTracker, clusterIndices, DEFAULT_CLUSTER_OPTIONS } from './clusters.js';
 export type { ClusterFace, ClusterOptions, FaceCluster } from './clusters.js';
+export { combineScenes, sceneSummary } from './combine.js';
+export type { CombinedScene, SceneSummary } from './combine.js';

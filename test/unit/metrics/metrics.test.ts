@@ -81,7 +81,7 @@ test('render() reports streams, groups, viewers, drops and histograms from the s
   assert.equal(v.get('facecast_inference_batch_size_count{model="emotion"}'), 3);
   // the label names in use are exactly the low-cardinality ones
   const labelNames = new Set([...v.keys()].flatMap((k) => [...k.matchAll(/([a-z_]+)="/g)].map((m) => m[1])));
-  assert.deepEqual([...labelNames].sort(), ['emotion', 'group', 'le', 'model', 'stage', 'state', 'stream', 'transport']);
+  assert.deepEqual([...labelNames].sort(), ['emotion', 'group', 'instance_id', 'le', 'model', 'stage', 'state', 'stream', 'transport']);
   assert.ok(!/process_cpu/.test(text), 'defaultMetrics: false');
 
   // a removed stream's series vanish at the next scrape
@@ -120,4 +120,18 @@ test('/metrics over HTTP: bearer token required when configured (401 + WWW-Authe
   await server.close();
   await server.close(); // idempotent
   assert.ok(server.closed);
+});
+
+test('render(): facecast_instance_info names the instance, facecast_stream_owned lists its streams, camera groups come under stream="_groups"', async () => {
+  const stream = { id: 'cam1', status: () => ({ state: 'streaming' as const, inputFps: 0, analysedFps: 0, outputFps: 0, latencyMs: 0, viewers: 0, faces: 2, framesReceived: 0, framesDropped: 0, videoFramesDropped: 0 }), runtime: undefined, groups: () => [] };
+  const m = new FacecastMetrics(
+    { streams: () => [stream], instanceId: 'pod-a', cameraGroups: () => [{ id: 'room', faceCount: 5, emotion: [0, 0, 0, 0.5, 0, 0, 0.5], valence: 0.3, arousal: 0.1, cohesion: 0.8 }] },
+    { defaultMetrics: false },
+  );
+  const text = await m.render();
+  assert.match(text, /^facecast_instance_info\{instance_id="pod-a"\} 1$/m);
+  assert.match(text, /^facecast_stream_owned\{stream="cam1"\} 1$/m);
+  assert.match(text, /^facecast_group_faces\{stream="_groups",group="room"\} 5$/m);
+  assert.match(text, /^facecast_group_emotion_ratio\{stream="_groups",group="room",emotion="happy"\} 0\.5$/m);
+  assert.match(text, /^facecast_group_cohesion_ratio\{stream="_groups",group="room"\} 0\.8$/m);
 });

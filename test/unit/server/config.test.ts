@@ -39,6 +39,7 @@ test('loadConfig() with nothing gives the documented defaults, deep-frozen', () 
     demo: { enabled: 'auto' },
     metrics: { enabled: true },
     whip: { tokens: [], autoCreate: true, minBitrateKbps: 1000, maxBitrateKbps: 6000 },
+    groups: [],
     security: {
       apiTokens: [],
       viewerTokens: [],
