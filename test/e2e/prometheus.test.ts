@@ -140,7 +140,7 @@ test('Prometheus scrapes facecast serve: group emotion, fps and latency histogra
         named.add(n);
       }
       if (expr.startsWith('label_values(')) continue; // a Grafana function, not PromQL
-      const promql = expr.replaceAll('$__rate_interval', '10s').replaceAll('$stream', 'demo').replaceAll('$group', 'scene');
+      const promql = expr.replaceAll('$__rate_interval', '10s').replaceAll('$stream', 'demo').replaceAll('$group', 'scene').replaceAll('$instance', '.*');
       const r = await q(promql);
       assert.ok(r.length > 0, `${where}: no data for ${promql}`);
     }

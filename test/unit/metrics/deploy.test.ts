@@ -56,7 +56,9 @@ test('the Grafana dashboard: unique panel ids, every query on the provisioned da
     assert.ok(p.targets.length > 0 && p.targets.every((t: Any) => typeof t.expr === 'string' && t.expr.length > 0), p.title);
     assert.ok(p.gridPos.x + p.gridPos.w <= 24, `${p.title} fits the 24-column grid`);
   }
-  assert.deepEqual((d.templating.list as Any[]).map((v) => v.name), ['stream', 'group']);
+  assert.deepEqual((d.templating.list as Any[]).map((v) => v.name), ['stream', 'group', 'instance']);
+  const instance = (d.templating.list as Any[])[2];
+  assert.ok(instance.includeAll && instance.allValue === '.*', 'the instance variable defaults to every instance');
   assert.ok((d.panels as Any[]).some((p) => p.repeat === 'group'), 'one emotion panel per group');
 });
 
