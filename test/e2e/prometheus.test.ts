@@ -17,6 +17,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { chromium, type Browser } from 'playwright-core';
 import { EMOTIONS } from '../../src/core/types.ts';
 import { startServe } from '../helpers/serve.ts';
+import { pageFn } from '../helpers/page-fn.ts';
 import { PROMTOOL_BIN, PrometheusServer, prometheusUnavailable, type Sample } from '../helpers/prometheus.ts';
 import { dashboardExpressions, exposedNames, metricNames } from '../helpers/promql.ts';
 
@@ -64,8 +65,8 @@ test('Prometheus scrapes facecast serve: group emotion, fps and latency histogra
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
     await page.goto(base, { timeout: 10_000 });
-    await page.waitForFunction('(() => { const v = document.querySelector("video.live"); return !!v && !v.hidden && v.videoWidth > 0 && v.currentTime > 0; })()', null, { timeout: 30_000 });
-    await page.waitForFunction(`/^[1-9]\\d* faces?$/.test(document.querySelector('.card .faces')?.textContent ?? '')`, null, { timeout: 15_000 });
+    await page.waitForFunction(pageFn('(() => { const v = document.querySelector("video.live"); return !!v && !v.hidden && v.videoWidth > 0 && v.currentTime > 0; })()'), null, { timeout: 30_000 });
+    await page.waitForFunction(pageFn(`/^[1-9]\\d* faces?$/.test(document.querySelector('.card .faces')?.textContent ?? '')`), null, { timeout: 15_000 });
 
     prom = await PrometheusServer.start({ targets: [new URL(metricsUrl).host], bearerToken: token });
     const up = await prom.until('up{job="facecast"}', (r) => r.length === 1 && r[0].value === 1, 30_000);

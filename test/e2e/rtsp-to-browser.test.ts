@@ -16,6 +16,7 @@ import { FaceEngine } from '../../src/inference/engine.ts';
 import { RtspTestServer, rtspServerUnavailable } from '../helpers/rtsp-server.ts';
 import { loadSprites, makeSyntheticClip, measureSprites } from '../helpers/synthetic.ts';
 import { startServe } from '../helpers/serve.ts';
+import { pageFn } from '../helpers/page-fn.ts';
 
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--allow-loopback-in-peer-connection', '--disable-features=WebRtcHideLocalIpsWithMdns', '--autoplay-policy=no-user-gesture-required'];
 
@@ -63,7 +64,7 @@ test('RTSP camera → facecast serve → annotated WebRTC video in Chromium and 
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
     await page.goto(base);
-    await page.waitForFunction('(() => { const v = document.querySelector("video.live"); return !!v && !v.hidden && v.videoWidth > 0; })()', null, { timeout: 20_000 });
+    await page.waitForFunction(pageFn('(() => { const v = document.querySelector("video.live"); return !!v && !v.hidden && v.videoWidth > 0; })()'), null, { timeout: 20_000 });
     const hash = (): Promise<string> =>
       page.evaluate(`(() => {
         const v = document.querySelector('video.live');
@@ -88,10 +89,10 @@ test('RTSP camera → facecast serve → annotated WebRTC video in Chromium and 
     // The overlay toggle: clean video (the camera's H.264 passed through) with the boxes drawn by the page,
     // each displayed frame paired with its own analysis through the RTP timestamp.
     await page.check('input[type=radio][value=client]');
-    await page.waitForFunction(`(() => {
+    await page.waitForFunction(pageFn(`(() => {
       const c = globalThis.facecast.cards.get('cam');
       return c.mode === 'client' && c.overlay && !c.overlay.canvas.hidden && c.overlay.drawn && c.overlay.drawn.faces.length >= 3 && c.overlay.paired > 5;
-    })()`, null, { timeout: 20_000 });
+    })()`), null, { timeout: 20_000 });
     const drawn = await page.evaluate(`(() => {
       const o = globalThis.facecast.cards.get('cam').overlay;
       const f = o.drawn;

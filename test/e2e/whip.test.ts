@@ -15,6 +15,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { io } from 'socket.io-client';
 import { makeY4m } from '../helpers/y4m.ts';
 import { startServe } from '../helpers/serve.ts';
+import { pageFn } from '../helpers/page-fn.ts';
 
 const TOKEN = 'test-publish-token-0123456789';
 const BASE_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--allow-loopback-in-peer-connection', '--disable-features=WebRtcHideLocalIpsWithMdns', '--autoplay-policy=no-user-gesture-required'];
@@ -81,7 +82,7 @@ test('WHIP: a Chromium webcam goes live, viewers get annotated video and faces; 
     await pub.fill('input[name=token]', TOKEN);
     const t0 = performance.now();
     await pub.click('#start');
-    await pub.waitForFunction('globalThis.facecastLive.publishing && globalThis.facecastLive.playing', null, { timeout: 30_000 }).catch(async (e: unknown) => {
+    await pub.waitForFunction(pageFn('globalThis.facecastLive.publishing && globalThis.facecastLive.playing'), null, { timeout: 30_000 }).catch(async (e: unknown) => {
       const page = await pub.evaluate(`({ result: document.getElementById('result').textContent, live: globalThis.facecastLive })`);
       throw new Error(`the publish page did not go live: ${JSON.stringify(page)}; status ${JSON.stringify(await status())}; stderr: ${server.stderr().slice(-2000)}`, { cause: e });
     });
