@@ -4,7 +4,7 @@
  *
  *   node --import tsx bench/index.ts [NAME ...] [--quick]
  *
- * Names pick benches from the list below (opt-in ones, such as `live`, run only when named); other `--flags`
+ * Names pick benches from the list below (opt-in ones, such as `live` and `whip`, run only when named); other `--flags`
  * are passed on to every bench.
  */
 import { spawnSync } from 'node:child_process';
@@ -26,6 +26,7 @@ const BENCHES: readonly Bench[] = [
   { name: 'analyze', file: 'analyze.ts', description: 'facecast analyze throughput (full rate, --fps 1) vs decode-only ceiling' },
   { name: 'tracking', file: 'tracking.ts', description: 'tracking quality (IDF1, ID switches) vs. detection period on the synthetic clip' },
   { name: 'live', file: 'live.ts', description: 'facecast serve: camera→Chromium latency, CPU per camera, camera capacity (overlay vs passthrough)', optIn: true },
+  { name: 'whip', file: 'whip.ts', description: 'facecast serve WHIP ingest: Chromium canvas publisher → viewer latency, CPU per published 720p stream', optIn: true },
 ];
 
 const HERE = dirname(fileURLToPath(import.meta.url));
