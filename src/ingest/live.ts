@@ -51,7 +51,10 @@ export interface LivePacket extends EncodedPacket {
 export interface BackoffOptions {
   /** First delay, ms (default 500). */
   initialMs?: number;
-  /** Cap, ms (default 8000). */
+  /**
+   * Cap, ms (default 2000). Kept low on purpose: a returning camera must be live again within 5 s, and the worst
+   * case is one full backoff wait plus an RTSP open (~2 s). A retry every 2 s is one TCP connect: cheap.
+   */
   maxMs?: number;
   /** ± fraction of the delay drawn at random (default 0.2), so many cameras do not reconnect in lockstep. */
   jitter?: number;
@@ -122,7 +125,7 @@ export interface LiveStats {
 /** Delay before reconnect attempt `attempt` (1-based): initial × 2^(attempt−1), capped, ± jitter. */
 export function backoffDelay(attempt: number, opts: BackoffOptions = {}, random: () => number = Math.random): number {
   const initial = opts.initialMs ?? 500;
-  const max = opts.maxMs ?? 8000;
+  const max = opts.maxMs ?? 2000;
   const jitter = opts.jitter ?? 0.2;
   const base = Math.min(max, initial * 2 ** Math.max(0, attempt - 1));
   return Math.round(Math.min(max, base * (1 + jitter * (2 * random() - 1))));
@@ -161,6 +164,8 @@ export class LiveSource extends TypedEmitter<LiveSourceEvents> implements AsyncD
   framesReceived = 0;
   reconnects = 0;
   lastError: string | undefined;
+  /** Code of `lastError` (E_INPUT_NOT_FOUND, E_INPUT_UNREADABLE, E_INPUT_INVALID …). */
+  lastErrorCode: string | undefined;
   openMs: number | undefined;
 
   readonly #url: string;
@@ -440,6 +445,7 @@ export class LiveSource extends TypedEmitter<LiveSourceEvents> implements AsyncD
     let cause: unknown = e;
     while (cause instanceof Error && !(cause instanceof FFmpegError)) cause = cause.cause;
     const code = isFacecastError(e) && e.code.startsWith('E_INPUT') ? e.code : 'E_INPUT_UNREADABLE';
+    this.lastErrorCode = code;
     this.safeEmit('error', new InputError(code, msg, cause instanceof FFmpegError ? { cause } : undefined));
   }
 }

@@ -93,6 +93,13 @@ export function copyFrame(f: VideoFrame): VideoFrame {
  */
 const SDP_OPTIONS = { protocol_whitelist: 'file,udp,rtp', reorder_queue_size: '128', max_delay: '100000', buffer_size: '4194304', fflags: 'nobuffer' };
 
+/**
+ * Largest frames accepted: 8K UHD (7680×4320) fits. A bigger (or forged) header would make every frame buffer
+ * hundreds of MB; refusing at open keeps one bad source from exhausting memory for every stream.
+ */
+const MAX_SIDE = 16384;
+const MAX_PIXELS = 40e6;
+
 /** Consecutive undecodable packets a live stream may have (packet loss) before it counts as broken. */
 const MAX_ERROR_RUN = 25;
 const NETWORK_SCHEMES = new Set(['http', 'https', 'rtsp', 'rtsps']);
@@ -218,6 +225,10 @@ export class VideoSource implements AsyncDisposable {
       const fmt = fc.iformat?.name ?? 'unknown format';
       const st = fc.streams.find((s) => s.codecpar.codecType === AVMEDIA_TYPE_VIDEO && !s.attachedPic);
       if (!st || STILL_FORMATS.test(fmt)) throw new InputError('E_INPUT_UNREADABLE', `${url}: not a video (${st ? 'a still image' : 'no video stream'}, format ${fmt})`);
+      const { width: w, height: h } = st.codecpar;
+      if (w > MAX_SIDE || h > MAX_SIDE || w * h > MAX_PIXELS) {
+        throw new InputError('E_INPUT_INVALID', `${url}: ${w}×${h} is too large (at most ${MAX_SIDE} px a side and ${MAX_PIXELS / 1e6} Mpx, i.e. 8K)`);
+      }
       const codec = Codec.findDecoder(st.codecpar.codecId);
       if (!codec) throw new InputError('E_INPUT_UNREADABLE', `${url}: no decoder for codec id ${st.codecpar.codecId}`);
       for (const s of fc.streams) if (s.index !== st.index) s.discard = AVDISCARD_ALL; // demuxer drops audio etc.

@@ -8,7 +8,7 @@
  * Closing the runtime never closes the engine.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AbortError, InvalidStateError, errorMessage } from '../core/errors.js';
+import { AbortError, InvalidStateError, errorMessage, isFacecastError } from '../core/errors.js';
 import { TypedEmitter } from '../core/emitter.js';
 import { Logger } from '../core/log.js';
 import type { FrameRecord } from '../core/records.js';
@@ -53,6 +53,8 @@ export interface StreamRuntimeStatus {
   /** Faces on the latest record. */
   faces: number;
   lastError?: string;
+  /** Code of lastError: E_INPUT_* from ingest, or the engine's code for an analysis failure. */
+  lastErrorCode?: string;
 }
 
 /** Weight of the newest sample in the latency EWMA (~10 frames of memory). */
@@ -70,6 +72,7 @@ export class StreamRuntime extends TypedEmitter<StreamRuntimeEvents> implements 
   #latestFrame: LiveFrame | undefined;
   #latencyMs = 0;
   #lastError: string | undefined;
+  #lastErrorCode: string | undefined;
   #analyzer: FrameAnalyzer | undefined;
   #loop: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
@@ -88,6 +91,7 @@ export class StreamRuntime extends TypedEmitter<StreamRuntimeEvents> implements 
     this.source.on('state', (s, prev) => this.safeEmit('state', s, prev));
     this.source.on('error', (e) => {
       this.#lastError = this.source.lastError; // already redacted
+      this.#lastErrorCode = this.source.lastErrorCode;
       this.safeEmit('error', e);
     });
   }
@@ -130,6 +134,7 @@ export class StreamRuntime extends TypedEmitter<StreamRuntimeEvents> implements 
       reconnects: s.reconnects,
       faces: this.#latest?.faces.length ?? 0,
       ...(lastError !== undefined ? { lastError } : {}),
+      ...(this.#lastErrorCode !== undefined ? { lastErrorCode: this.#lastErrorCode } : {}),
     };
   }
 
@@ -172,6 +177,7 @@ export class StreamRuntime extends TypedEmitter<StreamRuntimeEvents> implements 
         if (signal.aborted) return;
         this.analysisErrors++;
         this.#lastError = `analysis failed on frame ${frame.index}: ${errorMessage(e)}`;
+        this.#lastErrorCode = isFacecastError(e) ? e.code : 'E_INTERNAL';
         log.warn(`analyse() [stream:${this.id}] ${this.#lastError}`);
         this.safeEmit('error', e instanceof Error ? e : new Error(this.#lastError));
         continue;

@@ -31,6 +31,8 @@ export interface StreamStatus {
   videoFramesDropped: number;
   /** The most recent error, credentials redacted; absent when none. */
   lastError?: string;
+  /** Its code (E_INPUT_NOT_FOUND, E_INPUT_UNREADABLE, E_INPUT_INVALID for ingest; an engine code otherwise). */
+  lastErrorCode?: string;
 }
 
 /** A stream as the API shows it. */

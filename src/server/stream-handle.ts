@@ -208,6 +208,7 @@ export class RuntimeHandle extends TypedEmitter<RuntimeHandleEvents> implements 
       videoFramesDropped: v.dropped,
     };
     if (s.lastError) out.lastError = s.lastError;
+    if (s.lastErrorCode) out.lastErrorCode = s.lastErrorCode;
     return out;
   }
 

@@ -226,6 +226,12 @@ describe('VideoSource', () => {
     test('missing file', async () => {
       assert.equal(await codeOf(VideoSource.open(join(dir, 'nope.mp4'))), 'E_INPUT_NOT_FOUND');
     });
+    test('a huge resolution is refused at open, before any frame buffer is made', async () => {
+      const p = join(dir, 'huge.y4m');
+      // A y4m header claiming 9000×5000 (45 Mpx, 67 MB per frame) and a few bytes of "frame".
+      await writeFile(p, Buffer.concat([Buffer.from('YUV4MPEG2 W9000 H5000 F25:1 Ip A1:1 C420jpeg\nFRAME\n'), Buffer.alloc(64)]));
+      await assert.rejects(VideoSource.open(p), (e: Error & { code?: string }) => e.code === 'E_INPUT_INVALID' && /9000×5000 is too large/.test(e.message));
+    });
     test('empty file', async () => {
       const p = join(dir, 'empty.mp4');
       await writeFile(p, '');
