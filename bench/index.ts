@@ -26,6 +26,7 @@ const BENCHES: readonly Bench[] = [
   { name: 'analyze', file: 'analyze.ts', description: 'facecast analyze throughput (full rate, --fps 1) vs decode-only ceiling' },
   { name: 'tracking', file: 'tracking.ts', description: 'tracking quality (IDF1, ID switches) vs. detection period on the synthetic clip' },
   { name: 'live', file: 'live.ts', description: 'facecast serve: camera→Chromium latency, CPU per camera, camera capacity (overlay vs passthrough)', optIn: true },
+  { name: 'soak', file: 'soak.ts', description: 'facecast serve under load for 30 min: RSS, heap, fds, latency, drops stay flat', optIn: true },
   { name: 'whip', file: 'whip.ts', description: 'facecast serve WHIP ingest: Chromium canvas publisher → viewer latency, CPU per published 720p stream', optIn: true },
 ];
 

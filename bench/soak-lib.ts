@@ -1,0 +1,104 @@
+/**
+ * Soak sampling for `facecast serve`: while N streams run, read the server's own /metrics (RSS, heap, open file
+ * descriptors, from prom-client's process metrics) and /api/streams (latency, frames, drops) every few seconds.
+ * Shared by bench/soak.ts (30 minutes by default) and the CI test test/e2e/overload-soak.test.ts (short).
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export interface SoakSample {
+  /** Seconds since sampling began. */
+  t: number;
+  rssMb: number;
+  heapMb: number;
+  fds: number;
+  /** Over the streams: max and mean of the status latency (ingest → analysed, EWMA), ms. */
+  latencyMaxMs: number;
+  latencyMeanMs: number;
+  received: number;
+  dropped: number;
+  analysedFps: number;
+  /** /healthz round trip, ms. */
+  healthMs: number;
+}
+
+interface StreamsBody { streams: { id: string; status: { latencyMs: number; framesReceived: number; framesDropped: number; analysedFps: number; state: string } }[] }
+
+function metric(text: string, name: string): number {
+  const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)`, 'm').exec(text);
+  return m ? Number(m[1]) : NaN;
+}
+
+export async function sample(base: string, t0: number, headers: Record<string, string> = {}): Promise<SoakSample> {
+  const h0 = performance.now();
+  const health = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(5000) });
+  const healthMs = performance.now() - h0;
+  if (health.status !== 200) throw new Error(`/healthz answered ${health.status}`);
+  const metrics = await (await fetch(`${base}/metrics`, { headers, signal: AbortSignal.timeout(5000) })).text();
+  const { streams } = (await (await fetch(`${base}/api/streams`, { headers, signal: AbortSignal.timeout(5000) })).json()) as StreamsBody;
+  const lat = streams.map((s) => s.status.latencyMs);
+  return {
+    t: (performance.now() - t0) / 1000,
+    rssMb: metric(metrics, 'process_resident_memory_bytes') / 2 ** 20,
+    heapMb: metric(metrics, 'nodejs_heap_size_used_bytes') / 2 ** 20,
+    fds: metric(metrics, 'process_open_fds'),
+    latencyMaxMs: Math.max(0, ...lat),
+    latencyMeanMs: lat.reduce((a, b) => a + b, 0) / Math.max(1, lat.length),
+    received: streams.reduce((a, s) => a + s.status.framesReceived, 0),
+    dropped: streams.reduce((a, s) => a + s.status.framesDropped, 0),
+    analysedFps: streams.reduce((a, s) => a + s.status.analysedFps, 0),
+    healthMs,
+  };
+}
+
+/** Samples every `everySec` for `seconds`; returns every sample (bounded by the duration). */
+export async function soak(base: string, seconds: number, everySec: number, onSample?: (s: SoakSample) => void): Promise<SoakSample[]> {
+  const t0 = performance.now();
+  const out: SoakSample[] = [];
+  while ((performance.now() - t0) / 1000 < seconds) {
+    const s = await sample(base, t0);
+    out.push(s);
+    onSample?.(s);
+    await sleep(everySec * 1000);
+  }
+  return out;
+}
+
+/** Least-squares slope of y over t (units of y per second). */
+export function slope(points: readonly { t: number; y: number }[]): number {
+  const n = points.length;
+  if (n < 2) return 0;
+  const mt = points.reduce((a, p) => a + p.t, 0) / n;
+  const my = points.reduce((a, p) => a + p.y, 0) / n;
+  const num = points.reduce((a, p) => a + (p.t - mt) * (p.y - my), 0);
+  const den = points.reduce((a, p) => a + (p.t - mt) ** 2, 0);
+  return den > 0 ? num / den : 0;
+}
+
+export interface SoakSummary {
+  samples: number;
+  seconds: number;
+  rssMb: { first: number; last: number; max: number; slopeMbPerMin: number };
+  heapMb: { first: number; last: number; max: number; slopeMbPerMin: number };
+  fds: { first: number; last: number; max: number };
+  latencyMs: { meanOfMeans: number; max: number };
+  dropRatio: number;
+  healthMsMax: number;
+}
+
+/** Summary over the samples after `warmupSec` (JIT, buffer pools and model arenas settle first). */
+export function summarise(all: readonly SoakSample[], warmupSec: number): SoakSummary {
+  const s = all.filter((x) => x.t >= warmupSec);
+  const pts = (f: (x: SoakSample) => number) => s.map((x) => ({ t: x.t, y: f(x) }));
+  const first = s[0];
+  const last = s[s.length - 1];
+  return {
+    samples: s.length,
+    seconds: last.t - first.t,
+    rssMb: { first: first.rssMb, last: last.rssMb, max: Math.max(...s.map((x) => x.rssMb)), slopeMbPerMin: slope(pts((x) => x.rssMb)) * 60 },
+    heapMb: { first: first.heapMb, last: last.heapMb, max: Math.max(...s.map((x) => x.heapMb)), slopeMbPerMin: slope(pts((x) => x.heapMb)) * 60 },
+    fds: { first: first.fds, last: last.fds, max: Math.max(...s.map((x) => x.fds)) },
+    latencyMs: { meanOfMeans: s.reduce((a, x) => a + x.latencyMeanMs, 0) / s.length, max: Math.max(...s.map((x) => x.latencyMaxMs)) },
+    dropRatio: (last.dropped - first.dropped) / Math.max(1, last.received - first.received),
+    healthMsMax: Math.max(...s.map((x) => x.healthMs)),
+  };
+}
