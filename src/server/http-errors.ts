@@ -132,6 +132,9 @@ export function toErrorResponse(e: unknown): { status: number; body: ErrorBody; 
         if (e.status !== undefined && e.status >= 400 && e.status < 500) return make('E_VALIDATION', e.message);
     }
   }
+  // express's router: a path parameter that is not valid percent-encoding (e.g. /api/streams/%) is a URIError
+  // with status 400 — the client's mistake, not the server's.
+  if (e instanceof URIError && (e as URIError & { status?: number }).status === 400) return make('E_VALIDATION', `malformed URL: ${e.message}`);
   return make('E_INTERNAL', 'internal server error', true);
 }
 

@@ -14,8 +14,8 @@ import { startServe } from '../helpers/serve.ts';
 import { soak, summarise } from '../../bench/soak-lib.ts';
 
 const STREAMS = 10;
-const SECONDS = 60;
-const WARMUP = 20;
+const SECONDS = 65;
+const WARMUP = 30;
 
 test(`overload: ${STREAMS} cameras on this machine for ${SECONDS} s — drops counted, latency bounded, memory flat`, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'fc-soak-'));
