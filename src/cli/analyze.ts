@@ -5,7 +5,7 @@
  */
 import { basename, extname, join, resolve } from 'node:path';
 import { readFileSync } from 'node:fs';
-import { FacecastError, UsageError, errorMessage } from '../core/errors.js';
+import { AbortError, FacecastError, UsageError, errorMessage } from '../core/errors.js';
 import type { FrameRecord } from '../core/records.js';
 import { FaceEngine, envManifests } from '../inference/engine.js';
 import type { ExecutionProvider } from '../inference/session.js';
@@ -160,27 +160,42 @@ export async function analyzeCommand(argv: string[]): Promise<number> {
     detector: { minScore: 0.3, tiling: { mode: a.tiling, tileSize: 640, overlap: 0.25, minScore: 0.55 } },
   });
   let failed = 0;
+  // Ctrl-C / SIGTERM: stop reading, flush what was analysed (every export is valid up to there), exit 130.
+  const ctl = new AbortController();
+  const onSignal = (sig: string): void => {
+    process.stderr.write(`facecast: ${sig}: stopping; writing the outputs analysed so far\n`);
+    ctl.abort(new AbortError(`interrupted by ${sig}`));
+  };
+  const onInt = (): void => onSignal('SIGINT');
+  const onTerm = (): void => onSignal('SIGTERM');
+  process.once('SIGINT', onInt);
+  process.once('SIGTERM', onTerm);
   try {
     const images = a.inputs.filter(isImagePath);
     const videos = a.inputs.filter((i) => !isImagePath(i));
     if (images.length) failed += await analyzeImages(a, engine, images);
     for (const input of videos) {
+      if (ctl.signal.aborted) break;
       try {
-        await analyzeVideo(a, engine, input);
+        await analyzeVideo(a, engine, input, ctl.signal);
       } catch (e) {
+        if (ctl.signal.aborted) break;
         failed++;
         const code = e instanceof FacecastError ? ` [${e.code}]` : '';
         process.stderr.write(`facecast: ${input}: ${errorMessage(e)}${code}\n`);
       }
     }
   } finally {
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onTerm);
     await engine.close();
   }
+  if (ctl.signal.aborted) return 130;
   return failed ? 1 : 0;
 }
 
-async function analyzeVideo(a: Args, engine: FaceEngine, input: string): Promise<void> {
-  await using src = await VideoSource.open(input, { fps: a.fps, maxWidth: a.maxWidth, letterbox: engine.detectorInputSize });
+async function analyzeVideo(a: Args, engine: FaceEngine, input: string, signal: AbortSignal): Promise<void> {
+  await using src = await VideoSource.open(input, { fps: a.fps, maxWidth: a.maxWidth, letterbox: engine.detectorInputSize, signal });
   const name = nameOf(input);
   const fps = a.fps ?? src.fps ?? 25;
   const info: SourceInfo = { input, name, width: src.width, height: src.height, fps: src.fps ?? fps, durationSec: src.durationSec };
@@ -198,7 +213,7 @@ async function analyzeVideo(a: Args, engine: FaceEngine, input: string): Promise
   let last: FrameRecord | undefined;
   try {
     for await (const f of src.frames()) {
-      const rec = await analyzer.process(f.index, f.ptsSec, f.image, undefined, f.letterbox);
+      const rec = await analyzer.process(f.index, f.ptsSec, f.image, signal, f.letterbox);
       for (const e of exporters) e.frame(rec, info);
       if (mp4 && atlas) await mp4.writeAnnotated(f.image, rec, atlas);
       progress.tick();

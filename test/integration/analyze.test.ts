@@ -212,3 +212,37 @@ test('the swscale letterbox from ingest gives the detector the same faces as sam
   }
   assert.equal(frames, CLIP.fps * CLIP.seconds);
 });
+
+test('Ctrl-C during `facecast analyze` of a live camera flushes every output and exits 130', async () => {
+  const { RtspTestServer, rtspServerUnavailable } = await import('../helpers/rtsp-server.ts');
+  assert.equal(rtspServerUnavailable(), undefined, 'the RTSP test server needs Debian GStreamer packages (.ci/run installs them)');
+  const { spawn } = await import('node:child_process');
+  await using cam = await RtspTestServer.start(clip);
+  const out = join(dir, 'interrupted');
+  const p = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'analyze', cam.url, '--out', out, '--format', 'csv,jsonl,mp4,summary', '--quiet'], { env: { ...process.env, FACECAST_LOG: 'warn' } });
+  let stderr = '';
+  p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((r) => p.on('exit', (code) => r(code)));
+  // A live camera never ends: let it analyse a few seconds, then interrupt.
+  const t0 = performance.now();
+  while (!existsSync(join(out, 'live.mp4')) && performance.now() - t0 < 20_000) await new Promise((r) => setTimeout(r, 100));
+  await new Promise((r) => setTimeout(r, 3000));
+  const t1 = performance.now();
+  p.kill('SIGINT');
+  const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 15_000))]);
+  if (code === 'timeout') p.kill('SIGKILL');
+  assert.equal(code, 130, `exit code; stderr: ${stderr.slice(-1000)}`);
+  const stopMs = performance.now() - t1;
+  assert.ok(stopMs < 5000, `stopped in ${stopMs.toFixed(0)} ms`);
+  assert.match(stderr, /SIGINT: stopping; writing the outputs analysed so far/);
+  const csv = readFileSync(join(out, 'live.csv'), 'utf8').trim().split('\n');
+  assert.ok(csv.length > 10, `CSV rows written (${csv.length - 1})`);
+  const jsonl = readFileSync(join(out, 'live.jsonl'), 'utf8').trim().split('\n');
+  for (const line of jsonl) JSON.parse(line); // every line complete
+  const summary = JSON.parse(readFileSync(join(out, 'live.summary.json'), 'utf8')) as { frames?: number };
+  assert.ok(summary, 'summary written');
+  await using mp4 = await VideoSource.open(join(out, 'live.mp4'));
+  let frames = 0;
+  for await (const _f of mp4.frames()) frames++;
+  assert.ok(frames > 25, `the annotated MP4 is complete and playable (${frames} frames)`);
+});
