@@ -60,3 +60,31 @@ test('facecast serve: with no streams configured the demo stream runs, is analys
     assert.equal(code, 0, `exit code after SIGTERM; stderr: ${server.stderr().slice(-2000)}`);
   }
 });
+
+test('facecast serve refuses a bad config file or a model that does not load: exit 1, a coded message naming the problem', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const { mkdtempSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = mkdtempSync(join(tmpdir(), 'fc-serve-bad-'));
+  const run = (config: string) => {
+    const f = join(dir, `c${Math.random().toString(36).slice(2)}.yaml`);
+    writeFileSync(f, config);
+    return spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve', '--config', f], { encoding: 'utf8', env: { ...process.env, FACECAST_LOG: 'warn' }, timeout: 60_000 });
+  };
+  let r = run('server: { port: 8080, colour: blue }\n');
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /server\.colour/);
+  assert.match(r.stderr, /E_CONFIG_INVALID/);
+  r = run('streams:\n  - { id: a, source: rtsp://x\n');
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /line \d+/, 'a YAML error says where');
+  // A user model whose ONNX file is missing: named in the error, nothing served.
+  const manifest = join(dir, 'mine.yaml');
+  writeFileSync(manifest, 'version: 1\nroles: { emotion: mine }\nmodels:\n  - id: mine\n    task: face-classification\n    licence: MIT\n    source: { type: onnx, path: missing.onnx }\n    input: { name: i, width: 64, height: 64, layout: NHWC, colour: grey, range: [0, 1] }\n    heads: [{ head: emotion, output: o, labels: [angry, disgust, fear, happy, sad, surprise, neutral] }]\n');
+  r = run(`server: { port: 0 }\ninference: { manifests: [${manifest}] }\n`);
+  assert.equal(r.status, 1, `exit code; stderr: ${r.stderr.slice(-500)}`);
+  assert.match(r.stderr, /mine/);
+  assert.match(r.stderr, /E_MODEL_[A-Z_]+|E_MANIFEST_INVALID/);
+  assert.doesNotMatch(r.stderr, /serving http/);
+});
