@@ -125,7 +125,8 @@ export class LiveEncoder {
   async encode(image: RgbImage, ptsSec: number): Promise<EncodedFrame | undefined> {
     if (this.#closed) return undefined;
     const t0 = performance.now();
-    using yuv = this.#yuv.convert(image, ptsSec);
+    using yuv = await this.#yuv.convertAsync(image, ptsSec);
+    if (this.#closed) return undefined; // closed while converting: the codec context is gone
     const forced = this.#forceKey;
     this.#forceKey = false;
     yuv.pictType = forced ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
@@ -158,7 +159,10 @@ export class LiveEncoder {
     return { rtpTimestamp, keyframe, payloads, encodeMs: performance.now() - t0 };
   }
 
-  /** Frees the encoder (no flush: a live stream's last buffered frame is worthless). Idempotent. */
+  /**
+   * Frees the encoder (no flush: a live stream's last buffered frame is worthless). Idempotent. Not while an
+   * encode() is pending (its colour conversion runs off-thread): EncodedBroadcast closes it only between frames.
+   */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;

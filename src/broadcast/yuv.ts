@@ -30,6 +30,34 @@ export class YuvConverter {
 
   /** A new yuv420p frame holding `image` at `ptsSec`; the caller owns it (`using frame = conv.convert(…)`). */
   convert(image: RgbImage, ptsSec: number): Frame {
+    const { yuv, src, planes } = this.#prepare(image, ptsSec);
+    try {
+      FFmpegError.throwIfError(this.#sws.scaleSync([src], [image.stride], 0, this.#inHeight, planes, yuv.linesize.slice(0, 3)), 'YuvConverter: swscale');
+    } catch (e) {
+      yuv.free();
+      throw e;
+    }
+    return yuv;
+  }
+
+  /**
+   * convert() with the colour conversion on libuv's thread pool: the live encoder uses it so that a 720p frame's
+   * ~2 ms of swscale does not hold up the event loop (ingest, analysis and RTP fan-out of every stream).
+   * `image` must not change until the promise settles.
+   */
+  async convertAsync(image: RgbImage, ptsSec: number): Promise<Frame> {
+    const { yuv, src, planes } = this.#prepare(image, ptsSec);
+    try {
+      FFmpegError.throwIfError(await this.#sws.scale([src], [image.stride], 0, this.#inHeight, planes, yuv.linesize.slice(0, 3)), 'YuvConverter: swscale');
+    } catch (e) {
+      yuv.free();
+      throw e;
+    }
+    return yuv;
+  }
+
+  /** The output frame (timestamped, buffers allocated) and the source as a Buffer view. */
+  #prepare(image: RgbImage, ptsSec: number): { yuv: Frame; src: Buffer; planes: Buffer[] } {
     let pts = BigInt(Math.round((ptsSec * this.timeBase.den) / this.timeBase.num));
     if (pts <= this.#lastPts) pts = this.#lastPts + 1n;
     this.#lastPts = pts;
@@ -38,14 +66,15 @@ export class YuvConverter {
     yuv.width = this.width;
     yuv.height = this.height;
     yuv.format = AV_PIX_FMT_YUV420P;
-    FFmpegError.throwIfError(yuv.getBuffer(), 'YuvConverter: frame buffer');
-    const planes = yuv.data;
-    if (!planes) throw new Error('YuvConverter: frame has no planes');
-    const src = Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength);
-    FFmpegError.throwIfError(this.#sws.scaleSync([src], [image.stride], 0, this.#inHeight, planes.slice(0, 3), yuv.linesize.slice(0, 3)), 'YuvConverter: swscale');
     yuv.pts = pts;
     yuv.timeBase = this.timeBase;
-    return yuv;
+    FFmpegError.throwIfError(yuv.getBuffer(), 'YuvConverter: frame buffer');
+    const planes = yuv.data;
+    if (!planes) {
+      yuv.free();
+      throw new Error('YuvConverter: frame has no planes');
+    }
+    return { yuv, src: Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength), planes: planes.slice(0, 3) };
   }
 
   /** Idempotent. */
