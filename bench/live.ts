@@ -118,7 +118,7 @@ async function startServe(yaml: string, dir: string): Promise<Serve> {
   return { ...p, base, pid: p.proc.pid ?? 0 };
 }
 
-const CONFIG_HEAD = 'server: { host: 127.0.0.1, port: 0 }\nwebrtc: { hostAddresses: [127.0.0.1] }\ndemo: { enabled: false }\n';
+const CONFIG_HEAD = 'server: { host: 127.0.0.1, port: 0 }\nwebrtc: { hostAddresses: [127.0.0.1] }\ndemo: { enabled: false }\n' + 'security: { sources: { allowLoopback: true } }\n'; // the bench's cameras are on 127.0.0.1
 const streamYaml = (id: string, source: string, mode: Mode): string => `  - id: ${id}\n    source: ${source}\n    output: { mode: ${mode} }\n`;
 
 interface StreamStatus { state: string; inputFps: number; analysedFps: number; outputFps: number; videoFramesDropped: number; latencyMs: number; viewers: number; faces: number; framesReceived: number; framesDropped: number; lastError?: string }

@@ -100,6 +100,10 @@ export class LiveEncoder {
       profile: 'baseline',
       level: '3.1',
       'forced-idr': '1',
+      // One thread per encoder up to 1080p (x264 ultrafast: ~10 ms a 720p frame, within a 40 ms frame time):
+      // several cameras then scale across cores without slice-thread hand-offs, and each frame is one slice.
+      // Larger frames keep x264's own threading.
+      ...(w * h <= 1920 * 1088 ? { threads: '1' } : {}),
       // A VBV cap keeps an IDR from bursting far above the average rate (a burst is what a jitter buffer drops).
       x264opts: `log=-1:vbv-maxrate=${Math.round(kbps * 1.5)}:vbv-bufsize=${kbps}`,
     });

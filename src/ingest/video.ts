@@ -237,9 +237,14 @@ export class VideoSource implements AsyncDisposable {
       check(cc.parametersToContext(st.codecpar), 'bad codec parameters');
       cc.pktTimebase = st.timeBase;
       cc.threadCount = opts.threads ?? 0;
-      // Live inputs: slice threads only. Frame threads (FFmpeg's default) hold one frame per extra thread before
-      // output (2 frames = 80 ms at 25 fps measured here), latency a viewer sees; files keep them for throughput.
-      if (network && opts.threads === undefined) cc.threadType = FF_THREAD_SLICE;
+      if (network && opts.threads === undefined) {
+        // Live inputs: no frame threads — they hold one frame per extra thread before output (2 frames = 80 ms at
+        // 25 fps measured here), latency a viewer sees. Up to 1080p one decoding thread per camera (~3 ms a 720p
+        // frame; idle slice threads only add wake-ups, and cameras decode in parallel on the thread pool);
+        // larger frames get slice threads. Files keep frame threads for throughput.
+        cc.threadType = FF_THREAD_SLICE;
+        if (w * h <= 1920 * 1088) cc.threadCount = 1;
+      }
       check(await cc.open2(codec, null), `cannot open the ${codec.name ?? ''} decoder`);
       return new VideoSource(url, fc, st.index, cc, network, opts);
     } catch (e) {
