@@ -1,8 +1,9 @@
 // Minimal WHEP player (non-trickle): offer with every candidate → POST → answer. No ICE servers by default:
 // the server offers host candidates only, so none are needed on a LAN.
 
-/** Resolves when ICE gathering is complete, or after `ms` (the offer then carries what was gathered). */
-function gathered(pc, ms) {
+/** Resolves when ICE gathering is complete, or after `ms` (the offer then carries what was gathered). Shared with
+ *  web/whip.js: both send non-trickle offers. */
+export function gathered(pc, ms) {
   if (pc.iceGatheringState === 'complete') return Promise.resolve();
   return new Promise((resolve) => {
     const done = () => {

@@ -2,22 +2,7 @@
 // candidate → POST → answer. H.264 is preferred (the server can then pass it through to viewers without
 // re-encoding); VP8 stays in the offer as the fallback. Audio is not sent: facecast analyses faces only.
 
-/** Resolves when ICE gathering is complete, or after `ms`. */
-function gathered(pc, ms) {
-  if (pc.iceGatheringState === 'complete') return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      pc.removeEventListener('icegatheringstatechange', check);
-      resolve();
-    };
-    const check = () => {
-      if (pc.iceGatheringState === 'complete') done();
-    };
-    const timer = setTimeout(done, ms);
-    pc.addEventListener('icegatheringstatechange', check);
-  });
-}
+import { gathered } from './whep.js';
 
 /**
  * Publishes the video track of `media` to `url` (e.g. "/whip/cam1"). Returns { stop, pc }; stop() DELETEs the

@@ -18,18 +18,9 @@ import { makeClip, fillRect } from '../../src/ingest/testmedia.ts';
 import { RtspTestServer, rtspServerUnavailable } from '../helpers/rtsp-server.ts';
 import { startServe } from '../helpers/serve.ts';
 import { WhepReceiver } from '../../bench/live/whep-receiver.ts';
+import { untilValue } from '../helpers/wait.ts';
 
 interface Status { state: string; viewers: number; framesReceived: number; lastError?: string; lastErrorCode?: string }
-
-async function until<T>(fn: () => Promise<T | undefined | false>, ms: number, what: string): Promise<T> {
-  const t0 = performance.now();
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (performance.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 test('camera faults: a camera killed and back, a hung camera, impossible sources; the others carry on', async () => {
   assert.equal(rtspServerUnavailable(), undefined, 'the RTSP test server needs Debian GStreamer packages (.ci/run installs them)');
@@ -66,7 +57,7 @@ test('camera faults: a camera killed and back, a hung camera, impossible sources
   let viewer: WhepReceiver | undefined;
   const sock = io(base, { transports: ['websocket'], reconnection: false });
   try {
-    await until(async () => (await status('a')).state === 'streaming' && (await status('b')).state === 'streaming', 20_000, 'both cameras streaming');
+    await untilValue(async () => (await status('a')).state === 'streaming' && (await status('b')).state === 'streaming', 20_000, 'both cameras streaming');
     // B's frames over socket.io, timestamped, to check that they never stop.
     const bFrames: number[] = [];
     sock.on('faces', (id: string) => {
@@ -80,12 +71,12 @@ test('camera faults: a camera killed and back, a hung camera, impossible sources
       sock.once('connect_error', reject);
     });
     viewer = await WhepReceiver.open(`${base}/whep/a`);
-    await until(async () => viewer!.frames > 10, 15_000, 'the viewer of A to receive video');
+    await untilValue(async () => viewer!.frames > 10, 15_000, 'the viewer of A to receive video');
 
     // Camera A dies.
     const tKill = performance.now();
     await camA.stop();
-    await until(async () => (await status('a')).state === 'backoff', 15_000, 'A to go to backoff');
+    await untilValue(async () => (await status('a')).state === 'backoff', 15_000, 'A to go to backoff');
     const during = await status('a');
     assert.equal(during.viewers, 1, 'the viewer stays attached while the camera is away');
     assert.ok(during.lastError, 'the outage is explained');
@@ -93,11 +84,11 @@ test('camera faults: a camera killed and back, a hung camera, impossible sources
     // … and comes back on the same port.
     await camA.restart();
     const tBack = performance.now();
-    await until(async () => (await status('a')).state === 'streaming', 10_000, 'A to stream again');
+    await untilValue(async () => (await status('a')).state === 'streaming', 10_000, 'A to stream again');
     const liveAgainMs = performance.now() - tBack;
     assert.ok(liveAgainMs < 5000, `live again ${liveAgainMs.toFixed(0)} ms after the camera returned (target < 5 s)`);
     const before = viewer.frames;
-    await until(async () => viewer!.frames > before + 10, 10_000, 'the same viewer to receive video again');
+    await untilValue(async () => viewer!.frames > before + 10, 10_000, 'the same viewer to receive video again');
     assert.equal((await status('a')).viewers, 1);
 
     // B never stopped: no gap over 2 s in its socket.io frames during A's outage.
@@ -107,13 +98,13 @@ test('camera faults: a camera killed and back, a hung camera, impossible sources
     assert.ok(Math.max(...gaps) < 2000, `largest gap in B's frames ${Math.max(...gaps).toFixed(0)} ms`);
 
     // Sources that cannot work: backoff with a coded, credential-free error; the server is fine.
-    const hungStatus = await until(async () => {
+    const hungStatus = await untilValue(async () => {
       const s = await status('hung');
       return s.state === 'backoff' || s.lastError ? s : undefined;
     }, 15_000, 'the hung camera to time out');
     assert.ok(['connecting', 'backoff'].includes(hungStatus.state));
     assert.equal(hungStatus.framesReceived, 0);
-    const codes = await until(async () => {
+    const codes = await untilValue(async () => {
       const all = await Promise.all(['missing', 'text', 'huge'].map(status));
       return all.every((s) => s.lastErrorCode) ? all.map((s) => [s.state, s.lastErrorCode]) : undefined;
     }, 10_000, 'coded errors for the impossible sources');

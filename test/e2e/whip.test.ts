@@ -16,19 +16,10 @@ import { io } from 'socket.io-client';
 import { makeY4m } from '../helpers/y4m.ts';
 import { startServe } from '../helpers/serve.ts';
 import { pageFn } from '../helpers/page-fn.ts';
+import { untilValue } from '../helpers/wait.ts';
 
 const TOKEN = 'test-publish-token-0123456789';
 const BASE_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--allow-loopback-in-peer-connection', '--disable-features=WebRtcHideLocalIpsWithMdns', '--autoplay-policy=no-user-gesture-required'];
-
-async function until<T>(fn: () => Promise<T | undefined | false>, ms: number, what: string): Promise<T> {
-  const t0 = performance.now();
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (performance.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 const OFFER_HEAD = 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n';
 
@@ -98,7 +89,7 @@ test('WHIP: a Chromium webcam goes live, viewers get annotated video and faces; 
       sock.on('connect', () => sock.emit('subscribe', 'desk', (a: { ok: boolean }) => (a.ok ? resolve() : reject(new Error(JSON.stringify(a))))));
       sock.on('connect_error', reject);
     });
-    await until(async () => frames.some((f) => f.faces.length >= 2 && f.faces.every((x) => x.emotion)), 30_000, 'classified faces from the published camera');
+    await untilValue(async () => frames.some((f) => f.faces.length >= 2 && f.faces.every((x) => x.emotion)), 30_000, 'classified faces from the published camera');
     const f = frames.at(-1)!;
     // Asked for 720p bitrate in the answer: Chromium sends the camera's 1280×720, not its 640×360 fallback.
     assert.ok(f.width >= 960, `published at ${f.width}×${f.height}`);
@@ -114,7 +105,7 @@ test('WHIP: a Chromium webcam goes live, viewers get annotated video and faces; 
       window.probe = await playWhep(v, '/whep/desk?overlay=server');
     })()`);
     const playing = (): Promise<boolean> => view.evaluate(`document.getElementById('probe').videoWidth > 0`) as Promise<boolean>;
-    await until(playing, 20_000, 'the viewer to play');
+    await untilValue(playing, 20_000, 'the viewer to play');
     const frameHash = (): Promise<number> =>
       view.evaluate(`(() => {
         const v = document.getElementById('probe');
@@ -133,13 +124,13 @@ test('WHIP: a Chromium webcam goes live, viewers get annotated video and faces; 
 
     // The publisher leaves: the stream goes idle, the viewers stay attached.
     await pub.click('#stop');
-    await until(async () => (await status()).state === 'idle', 10_000, 'the stream to go idle');
+    await untilValue(async () => (await status()).state === 'idle', 10_000, 'the stream to go idle');
     assert.ok((await status()).viewers >= 1, 'viewers stay attached while nobody publishes');
     // … and comes back: the viewer's video resumes.
     await pub.click('#start');
-    await until(async () => (await status()).state === 'streaming', 20_000, 'the stream to stream again');
+    await untilValue(async () => (await status()).state === 'streaming', 20_000, 'the stream to stream again');
     const h2 = await frameHash();
-    await until(async () => (await frameHash()) !== h2, 20_000, 'the viewer\'s video to resume');
+    await untilValue(async () => (await frameHash()) !== h2, 20_000, 'the viewer\'s video to resume');
     sock.close();
     assert.deepEqual(pubErrors, []);
     console.log(`whip: live (publish + first annotated frame) in ${liveMs.toFixed(0)} ms, published ${f.width}×${f.height}, ${frames.length} face frames`);

@@ -8,7 +8,6 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { FaceEngine } from '../../src/inference/engine.ts';
 import { VideoSource } from '../../src/ingest/video.ts';
 import { Mp4Writer } from '../../src/broadcast/exports/mp4.ts';
@@ -16,19 +15,12 @@ import { RuntimeHandle } from '../../src/server/stream-handle.ts';
 import { StreamConfigSchema } from '../../src/server/config.ts';
 import type { LiveFrame, LivePacket } from '../../src/ingest/live.ts';
 import { loadSprites, makeSyntheticClip, measureSprites } from '../helpers/synthetic.ts';
+import { until } from '../helpers/wait.ts';
 
 let dir: string;
 let engine: FaceEngine;
 let main: string;
 let sub: string;
-
-async function until(pred: () => boolean, ms: number, what: string): Promise<void> {
-  const t0 = performance.now();
-  while (!pred()) {
-    if (performance.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'fc-sub-'));

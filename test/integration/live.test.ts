@@ -17,6 +17,7 @@ import { FaceEngine } from '../../src/inference/engine.ts';
 import type { FrameRecord } from '../../src/core/records.ts';
 import { RtspTestServer, rtspServerUnavailable } from '../helpers/rtsp-server.ts';
 import { CLIP, loadSprites, makeSyntheticClip, measureSprites } from '../helpers/synthetic.ts';
+import { until } from '../helpers/wait.ts';
 
 const FPS = 25;
 let dir: string;
@@ -32,16 +33,6 @@ before(async () => {
   } });
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-/** Resolves when `pred` holds (polled every 20 ms); rejects after `ms`. */
-async function until(pred: () => boolean, ms: number, what: string): Promise<number> {
-  const t0 = performance.now();
-  while (!pred()) {
-    if (performance.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(20);
-  }
-  return performance.now() - t0;
-}
 
 /** Takes frames for `ms` (each take bounded by the same deadline). */
 async function collect(src: LiveSource, ms: number): Promise<LiveFrame[]> {

@@ -24,6 +24,7 @@ import { WhepService } from '../../src/broadcast/webrtc/whep.ts';
 import { whepRouter } from '../../src/broadcast/webrtc/routes.ts';
 import { errorHandler } from '../../src/server/http-errors.ts';
 import { loadSprites, makeSyntheticClip, measureSprites } from '../helpers/synthetic.ts';
+import { until } from '../helpers/wait.ts';
 
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--allow-loopback-in-peer-connection', '--disable-features=WebRtcHideLocalIpsWithMdns', '--autoplay-policy=no-user-gesture-required'];
 
@@ -35,14 +36,6 @@ let handle: RuntimeHandle;
 let service: WhepService;
 let server: Server;
 let base: string;
-
-async function until(pred: () => boolean, ms: number, what: string): Promise<void> {
-  const t0 = performance.now();
-  while (!pred()) {
-    if (performance.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'fc-whep-'));
