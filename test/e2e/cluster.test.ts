@@ -16,7 +16,8 @@ import { io as connectIo, type Socket } from 'socket.io-client';
 import { ensureDemoClip } from '../../src/server/demo.ts';
 import type { ClientToServerEvents, FrameSummary, ServerToClientEvents } from '../../src/broadcast/protocol.ts';
 import { startServe, type ServeProcess } from '../helpers/serve.ts';
-import { RedisServer, freePort } from '../helpers/redis.ts';
+import { RedisServer } from '../helpers/redis.ts';
+import { freePort } from '../helpers/process.ts';
 
 const N_INSTANCES = 3;
 const CAMERAS = ['cam1', 'cam2', 'cam3', 'cam4', 'cam5', 'cam6'];

@@ -5,10 +5,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort, stopChild } from './process.ts';
 
 export const PROMETHEUS_BIN = process.env.PROMETHEUS_BIN ?? '/usr/bin/prometheus';
 export const PROMTOOL_BIN = process.env.PROMTOOL_BIN ?? '/usr/bin/promtool';
@@ -31,19 +31,6 @@ export interface PrometheusOptions {
 export interface Sample {
   metric: Record<string, string>;
   value: number;
-}
-
-/** A port free right now on 127.0.0.1 (Prometheus takes an address, not port 0). */
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve, reject) => {
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', resolve);
-  });
-  const addr = s.address();
-  await new Promise<void>((r) => s.close(() => r()));
-  if (!addr || typeof addr !== 'object') throw new Error('no port');
-  return addr.port;
 }
 
 export class PrometheusServer implements AsyncDisposable {
@@ -127,16 +114,7 @@ export class PrometheusServer implements AsyncDisposable {
   /** SIGTERM (SIGKILL after 5 s), then removes its temp files. Idempotent. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      const child = this.#child;
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise<void>((r) => child.once('exit', () => r()));
-        child.kill('SIGTERM');
-        const done = await Promise.race([exited.then(() => true), sleep(5000, false)]);
-        if (!done) {
-          child.kill('SIGKILL');
-          await Promise.race([exited, sleep(2000)]);
-        }
-      }
+      await stopChild(this.#child, 5000);
       rmSync(this.#dir, { recursive: true, force: true });
     })();
     return this.#closing;

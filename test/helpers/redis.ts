@@ -5,25 +5,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort, stopChild } from './process.ts';
 
 export const REDIS_BIN = process.env.REDIS_SERVER_BIN ?? '/usr/bin/redis-server';
-
-/** A port free right now on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve, reject) => {
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', resolve);
-  });
-  const addr = s.address();
-  await new Promise<void>((r) => s.close(() => r()));
-  if (!addr || typeof addr !== 'object') throw new Error('no port');
-  return addr.port;
-}
 
 /** PING over a raw socket: true when Redis answers PONG within 1 s. */
 function ping(port: number): Promise<boolean> {
@@ -83,15 +71,7 @@ export class RedisServer implements AsyncDisposable {
   /** SIGTERM (SIGKILL after 3 s), then removes its temp dir. Idempotent. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      const child = this.#child;
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise<void>((r) => child.once('exit', () => r()));
-        child.kill('SIGTERM');
-        if (!(await Promise.race([exited.then(() => true), sleep(3000, false)]))) {
-          child.kill('SIGKILL');
-          await Promise.race([exited, sleep(2000)]);
-        }
-      }
+      await stopChild(this.#child, 3000);
       rmSync(this.#dir, { recursive: true, force: true });
     })();
     return this.#closing;
