@@ -393,27 +393,23 @@ export class LiveSource extends TypedEmitter<LiveSourceEvents> implements AsyncD
   }
 
   #deliver(f: VideoFrame, pts: number, now: number): void {
-    // Events only (no copy: the decoder's buffer, valid during the call) for a view stream, and for frames off
-    // the analysis grid that only live video wants.
-    if (this.#opts.delivery === 'events' || f.sampled === false) {
-      this.framesReceived++;
-      this.#lastOut = pts;
-      this.#lastWall = now;
-      this.#meter.add(now);
-      this.#transition('streaming');
-      this.safeEmit('frame', { index: this.framesReceived - 1, ptsSec: pts, image: f.image, receivedAt: now });
-      return;
-    }
-    const frame: LiveFrame = { index: this.framesReceived, ptsSec: pts, image: { ...f.image, data: this.#copy(f.image.data) }, receivedAt: now };
-    if (f.letterbox) frame.letterbox = { ...f.letterbox, data: this.#copy(f.letterbox.data) };
-    this.framesReceived++;
+    const index = this.framesReceived++;
     this.#lastOut = pts;
     this.#lastWall = now;
     this.#meter.add(now);
     this.#transition('streaming');
+    // Events only (no copy: the decoder's buffer, valid during the call) for a view stream, and for frames off
+    // the analysis grid that only live video wants.
+    if (this.#opts.delivery === 'events' || f.sampled === false) {
+      this.safeEmit('frame', { index, ptsSec: pts, image: f.image, receivedAt: now });
+      return;
+    }
+    const frame: LiveFrame = { index, ptsSec: pts, image: { ...f.image, data: this.#copy(f.image.data) }, receivedAt: now };
+    if (f.letterbox) frame.letterbox = { ...f.letterbox, data: this.#copy(f.letterbox.data) };
     this.safeEmit('frame', frame);
     this.mailbox.put(frame);
   }
+
 
   /**
    * Gives a delivered frame's buffers back for reuse, once its consumer is done with it (e.g. it was replaced as
