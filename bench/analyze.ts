@@ -13,11 +13,13 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import sharp from 'sharp';
-import { FaceEngine } from '../src/inference/engine.js';
+import { WorkerEngine } from '../src/inference/worker/client.js';
+import type { Engine } from '../src/inference/api.js';
 import { VideoSource } from '../src/ingest/video.js';
 import { makeClip } from '../src/ingest/testmedia.js';
 import { configureFfmpegLog } from '../src/ingest/ffmpeg-log.js';
 import { FrameAnalyzer, type StageStats } from '../src/pipeline/analyzer.js';
+import { analyzePipelined } from '../src/pipeline/pipelined.js';
 import { cpuModel } from './lib.js';
 import { ffmpegCli, rawDecode } from './video-lib.js';
 
@@ -69,14 +71,12 @@ async function bestOf<T>(runs: number, fn: () => Promise<T>): Promise<{ ms: numb
   return { ms: best, value };
 }
 
-async function analyze(engine: FaceEngine, path: string, fps: number | undefined): Promise<{ frames: number; stats: StageStats }> {
+/** As `facecast analyze` runs: the engine in a worker thread, decoding overlapped with analysis (src/pipeline/pipelined.ts). */
+async function analyze(engine: Engine, path: string, fps: number | undefined): Promise<{ frames: number; stats: StageStats }> {
   await using src = await VideoSource.open(path, { fps, letterbox: engine.detectorInputSize });
   const analyzer = new FrameAnalyzer(engine, { fps: fps ?? src.fps ?? FPS });
   let frames = 0;
-  for await (const f of src.frames()) {
-    await analyzer.process(f.index, f.ptsSec, f.image, undefined, f.letterbox);
-    frames++;
-  }
+  for await (const _ of analyzePipelined(src.frames(), analyzer)) frames++;
   return { frames, stats: analyzer.stats };
 }
 
@@ -85,7 +85,7 @@ const runs = QUICK ? 1 : 3;
 const dec1 = await bestOf(runs, () => rawDecode(clip, 1, {}));
 const decAuto = await bestOf(runs, () => rawDecode(clip, 0, {}));
 const cli = ffmpegCli(clip, 'auto', runs);
-const engine = await FaceEngine.create({ detector: { minScore: 0.3 } });
+const engine = await WorkerEngine.create({ detector: { minScore: 0.3 } });
 const full = await bestOf(runs, () => analyze(engine, clip, undefined));
 const one = await bestOf(runs, () => analyze(engine, clip, 1));
 await engine.close();

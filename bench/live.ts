@@ -121,12 +121,24 @@ async function startServe(yaml: string, dir: string): Promise<Serve> {
 const CONFIG_HEAD = 'server: { host: 127.0.0.1, port: 0 }\nwebrtc: { hostAddresses: [127.0.0.1] }\ndemo: { enabled: false }\n' + 'security: { sources: { allowLoopback: true } }\n'; // the bench's cameras are on 127.0.0.1
 const streamYaml = (id: string, source: string, mode: Mode): string => `  - id: ${id}\n    source: ${source}\n    output: { mode: ${mode} }\n`;
 
-interface StreamStatus { state: string; inputFps: number; analysedFps: number; outputFps: number; videoFramesDropped: number; latencyMs: number; viewers: number; faces: number; framesReceived: number; framesDropped: number; lastError?: string }
+interface StreamStatus { state: string; inputFps: number; analysedFps: number; outputFps: number; videoFramesDropped: number; latencyMs: number; processingMs?: number; ingestLagMs?: number; framesSkipped?: number; viewers: number; faces: number; framesReceived: number; framesDropped: number; lastError?: string }
 
 async function status(base: string, id: string): Promise<StreamStatus | undefined> {
   const r = await fetch(`${base}/api/streams/${id}`).catch(() => undefined);
   if (!r?.ok) return undefined;
   return ((await r.json()) as { status: StreamStatus }).status;
+}
+
+/**
+ * Event-loop lag of facecast serve over a window, from prom-client's `nodejs_eventloop_lag_*` (sampled every 1 ms,
+ * src/metrics/README.md): each scrape resets the histogram, so scrape once at the window's start, once at its end.
+ */
+async function eventLoopLag(base: string): Promise<{ p99Ms: number; maxMs: number } | undefined> {
+  const r = await fetch(`${base}/metrics`).catch(() => undefined);
+  if (!r?.ok) return undefined;
+  const text = await r.text();
+  const read = (name: string): number => Number(new RegExp(`^${name} ([0-9.eE+-]+)`, 'm').exec(text)?.[1] ?? NaN) * 1000;
+  return { p99Ms: round(read('nodejs_eventloop_lag_p99_seconds'), 1), maxMs: round(read('nodejs_eventloop_lag_max_seconds'), 1) };
 }
 
 async function waitStreaming(s: Serve, id: string, timeoutMs = 30_000): Promise<void> {
@@ -249,7 +261,7 @@ async function latencyRun(m: (typeof MODES)[number], rtsp: string, dir: string, 
     const rtc1 = await rtcStats();
     if (rtc0 && rtc1) row.chromiumInbound = Object.fromEntries(Object.keys(rtc1).map((k) => [k, round((rtc1[k] ?? 0) - (rtc0[k] ?? 0), 3)]));
     row.serverStatus = await status(serve.base, 'cam');
-    row.serverIngestToAnalysedMs = round(row.serverStatus?.latencyMs ?? 0);
+    row.serverIngestToAnalysedMs = round(row.serverStatus?.processingMs ?? row.serverStatus?.latencyMs ?? 0); // latencyMs now starts at the camera
     row.cameraEncodeMs = source.stats()?.encodeMs;
     const win = after.samples.filter((s) => s[1] >= tStart && s[1] <= tEnd);
     row.toCallbackMs = dist(win.map((s) => s[1] - s[0]));
@@ -316,6 +328,8 @@ interface CapacityStep {
   serverDroppedFrames: number;
   serverCpuCores: number;
   serverCpuPerCamera: number;
+  /** facecast's event-loop lag over the window (ms), when /metrics answered. */
+  eventLoopLag?: { p99Ms: number; maxMs: number };
   machineCpuCores: number;
   /** Cores used by processes outside this bench during the window (⚠ when ≥ 0.25). */
   foreignCpuCores: number;
@@ -353,10 +367,12 @@ async function capacityRun(m: (typeof MODES)[number], clip: string, dir: string,
       const cpu = new CpuWindow({ server: () => cpuSeconds(srv.pid), relay: () => cpuSeconds(rel.proc.pid ?? 0), bench: () => cpuSeconds(process.pid, false) });
       const st0 = await Promise.all(viewers.map((_, i) => status(srv.base, `cam${i}`)));
       const marks0 = viewers.map((x) => x.mark());
+      await eventLoopLag(srv.base); // resets the lag histogram: the next scrape covers the window
       cpu.start();
       await sleep(WINDOW_SEC * 1000);
       const marks1 = viewers.map((x) => x.mark());
       const c = cpu.stop();
+      const lag = await eventLoopLag(srv.base);
       const st1 = await Promise.all(viewers.map((_, i) => status(srv.base, `cam${i}`)));
       const d = viewers.map((_, i) => delivery(marks0[i], marks1[i], FPS));
       const fps = d.map((x) => x.fps);
@@ -373,6 +389,7 @@ async function capacityRun(m: (typeof MODES)[number], clip: string, dir: string,
         serverDroppedFrames: st1.reduce((a, s, i) => a + (s?.framesDropped ?? 0) - (st0[i]?.framesDropped ?? 0), 0),
         serverCpuCores: c.cores.server,
         serverCpuPerCamera: round(c.cores.server / n, 3),
+        ...(lag ? { eventLoopLag: lag } : {}),
         machineCpuCores: c.machine,
         foreignCpuCores: c.foreign,
         viewersCpuCores: c.cores.bench,
@@ -499,14 +516,14 @@ function markdown(r: { started: string; machine: { cpu: string; cores: number; n
   if (r.cameraEncodeMs) lines.push('', `Camera side (the bench's source, not facecast): RGB→YUV + x264 ultrafast/zerolatency encode ${round(r.cameraEncodeMs.p50)} ms p50, ${round(r.cameraEncodeMs.p95)} ms p95 per 720p frame (included in stamp → display).`);
   lines.push('', '## CPU per camera and capacity: N × 720p25 RTSP cameras, one WebRTC viewer each', '');
   lines.push(`Real time = every viewer gets ≥ ${MIN_FPS} fps and < ${MAX_DROP_PCT} % of the frames are missing (expected frames from the RTP clock). Viewers are werift receivers in the bench process (no decoding). CPU in % of one core (200 % = the whole machine).`, '');
-  lines.push('| mode | cameras | delivered fps min / mean | dropped max % | analysed fps min / mean | server CPU | server CPU per camera | machine CPU | viewers CPU | real time |');
-  lines.push('|---|---|---|---|---|---|---|---|---|---|');
+  lines.push('| mode | cameras | delivered fps min / mean | dropped max % | analysed fps min / mean | server CPU | server CPU per camera | machine CPU | viewers CPU | event-loop lag p99 / max, ms | real time |');
+  lines.push('|---|---|---|---|---|---|---|---|---|---|---|');
   for (const c of r.capacity) {
     if (!c.available) {
       lines.push(`| ${c.label} | ${c.note ?? 'not available'} | | | | | | | | |`);
       continue;
     }
-    for (const s of c.steps) lines.push(`| ${c.label} | ${s.cameras} | ${s.deliveredFps.min} / ${s.deliveredFps.mean} | ${s.dropPct.max} | ${s.analysedFps.min} / ${s.analysedFps.mean} | ${pct(s.serverCpuCores)} | ${pct(s.serverCpuPerCamera)} | ${pct(s.machineCpuCores)}${warn(s.foreignCpuCores)} | ${pct(s.viewersCpuCores)} | ${s.pass ? 'yes' : 'no'} |`);
+    for (const s of c.steps) lines.push(`| ${c.label} | ${s.cameras} | ${s.deliveredFps.min} / ${s.deliveredFps.mean} | ${s.dropPct.max} | ${s.analysedFps.min} / ${s.analysedFps.mean} | ${pct(s.serverCpuCores)} | ${pct(s.serverCpuPerCamera)} | ${pct(s.machineCpuCores)}${warn(s.foreignCpuCores)} | ${pct(s.viewersCpuCores)} | ${s.eventLoopLag ? `${s.eventLoopLag.p99Ms} / ${s.eventLoopLag.maxMs}` : '–'} | ${s.pass ? 'yes' : 'no'} |`);
   }
   lines.push('', '| mode | largest N in real time |', '|---|---|');
   for (const c of r.capacity) {

@@ -95,6 +95,64 @@ export function profileLevelId(sps: Uint8Array): string | undefined {
   return [sps[1], sps[2], sps[3]].map((v) => v.toString(16).padStart(2, '0')).join('');
 }
 
+/** H.264 profiles as WebRTC signalling tells them apart (profile_idc plus constraint flags). */
+export type H264Profile = 'constrained-baseline' | 'baseline' | 'main' | 'extended' | 'constrained-high' | 'high' | 'high-10' | 'high-422' | 'high-444';
+
+/** libwebrtc's classification (h264_profile_level_id.cc): profile_idc, constraint-flag bit pattern ('x': any). */
+const PROFILE_PATTERNS: readonly [idc: number, pattern: string, profile: H264Profile][] = [
+  [0x42, 'x1xx0000', 'constrained-baseline'],
+  [0x4d, '1xxx0000', 'constrained-baseline'],
+  [0x58, '11xx0000', 'constrained-baseline'],
+  [0x42, 'x0xx0000', 'baseline'],
+  [0x58, '10xx0000', 'baseline'],
+  [0x4d, '0x0x0000', 'main'],
+  [0x64, '00000000', 'high'],
+  [0x64, '00001100', 'constrained-high'],
+];
+/** What profile_idc alone says, for constraint flags the table does not list (cameras set odd ones). */
+const BY_IDC: Readonly<Record<number, H264Profile>> = { 0x42: 'baseline', 0x4d: 'main', 0x58: 'extended', 0x64: 'high', 0x6e: 'high-10', 0x7a: 'high-422', 0xf4: 'high-444' };
+
+function matches(bits: number, pattern: string): boolean {
+  for (let i = 0; i < 8; i++) {
+    const want = pattern[i];
+    if (want !== 'x' && ((bits >> (7 - i)) & 1) !== Number(want)) return false;
+  }
+  return true;
+}
+
+/** The profile of an RFC 6184 profile-level-id (6 hex digits), or undefined when it is not one. */
+export function h264Profile(plid: string): H264Profile | undefined {
+  if (!/^[0-9a-f]{6}$/i.test(plid)) return undefined;
+  const idc = parseInt(plid.slice(0, 2), 16);
+  const flags = parseInt(plid.slice(2, 4), 16);
+  for (const [i, pattern, profile] of PROFILE_PATTERNS) if (i === idc && matches(flags, pattern)) return profile;
+  return BY_IDC[idc];
+}
+
+/**
+ * Profiles whose decoders take a stream of the key's profile, narrowest first (after the profile itself). H.264's
+ * profiles nest (Annex A): constrained baseline ⊂ main ⊂ high ⊂ high 10 ⊂ high 4:2:2 ⊂ high 4:4:4 predictive, and
+ * constrained baseline ⊂ baseline, constrained high ⊂ high. The wide end matters: Debian's Chromium offers no
+ * `64` (High) payload type but does offer `f4` (High 4:4:4 Predictive), whose decoders take High streams.
+ */
+const HIGHS: readonly H264Profile[] = ['high', 'high-10', 'high-422', 'high-444'];
+const CARRIERS: Readonly<Record<H264Profile, readonly H264Profile[]>> = {
+  'constrained-baseline': ['constrained-baseline', 'baseline', 'main', 'constrained-high', ...HIGHS],
+  baseline: ['baseline', 'extended'],
+  main: ['main', ...HIGHS],
+  extended: ['extended'],
+  'constrained-high': ['constrained-high', ...HIGHS],
+  high: HIGHS,
+  'high-10': HIGHS.slice(1),
+  'high-422': HIGHS.slice(2),
+  'high-444': HIGHS.slice(3),
+};
+
+/** How well a receiver signalled as `offered` fits a stream of profile `stream`: 0 exact, 1.. a wider profile, -1 cannot decode it. */
+export function profileFit(stream: H264Profile, offered: H264Profile): number {
+  return CARRIERS[stream].indexOf(offered);
+}
+
 /**
  * Turns a stream's demuxed H.264 packets into NAL unit lists ready for packetisation. The packet format
  * (Annex-B or AVCC) comes from the extradata: an avcC record means length-prefixed packets.

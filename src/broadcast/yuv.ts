@@ -1,11 +1,14 @@
 /**
- * RGB → yuv420p frames for the H.264 encoders (the annotated MP4 export and the live WebRTC encode): one
- * swscale context per output size, a fresh frame per call (an encoder may still hold the previous one), and
- * timestamps forced strictly increasing in the encoder's time base (muxers and RTP require it).
+ * yuv420p frames for the H.264 encoders:
+ * - YuvConverter: RGB → yuv420p (the annotated MP4 export, RGB input to the live encoder): one swscale context
+ *   per output size, a fresh frame per call (an encoder may still hold the previous one), and timestamps forced
+ *   strictly increasing in the encoder's time base (muxers and RTP require it).
+ * - YuvCanvas: live video's encoder input, which stays YUV from the decoder to x264 (no RGB round trip).
  */
 import { AV_PIX_FMT_RGB24, AV_PIX_FMT_YUV420P, SWS_BILINEAR } from 'node-av/constants';
 import { FFmpegError, Frame, SoftwareScaleContext, type Rational } from 'node-av/lib';
-import type { RgbImage } from '../core/types.js';
+import { InvalidStateError } from '../core/errors.js';
+import type { RgbImage, YuvImage } from '../core/types.js';
 
 export class YuvConverter {
   /** Output size: `out`, else the input's, rounded down to even (4:2:0 chroma needs it). */
@@ -82,5 +85,92 @@ export class YuvConverter {
     if (this.#freed) return;
     this.#freed = true;
     this.#sws.freeContext();
+  }
+}
+
+/** A Buffer over the same memory (swscale takes Buffers); no copy, and none made for what already is one. */
+function asBuffer(a: Uint8Array): Buffer {
+  return Buffer.isBuffer(a) ? a : Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+}
+
+/**
+ * The live encoder's input picture: one yuv420p AVFrame of the encoded size, owned here and reused frame to
+ * frame (no allocation per frame). Each ingested picture is loaded into it — copied when the sizes match,
+ * scaled by swscale (bilinear) to the output width otherwise: the one copy on the live video path, which
+ * leaves the decoder's own frame untouched — then drawn on in place (overlay, blur) and given to
+ * LiveEncoder.encodeFrame(). x264 copies its input while encoding, so once an encode has settled the canvas is
+ * free again; if a reference were still held, load() would get a fresh buffer (makeWritable) rather than write
+ * under the encoder.
+ */
+export class YuvCanvas {
+  readonly width: number;
+  readonly height: number;
+  /** The AVFrame to encode (valid until free()). */
+  readonly frame = new Frame();
+  #picture: YuvImage;
+  #sws: SoftwareScaleContext | null = null;
+  #swsKey = '';
+  #freed = false;
+
+  /** Sides are rounded down to even (4:2:0). */
+  constructor(width: number, height: number) {
+    this.width = Math.max(2, width & ~1);
+    this.height = Math.max(2, height & ~1);
+    this.frame.alloc();
+    this.frame.width = this.width;
+    this.frame.height = this.height;
+    this.frame.format = AV_PIX_FMT_YUV420P;
+    FFmpegError.throwIfError(this.frame.getBuffer(), 'YuvCanvas: frame buffer');
+    this.#picture = this.#view();
+  }
+
+  /** The canvas's planes, to draw on (valid until the next load()). */
+  get picture(): YuvImage {
+    return this.#picture;
+  }
+
+  /** Copies or scales `src` into the canvas (synchronously: `src` is valid only now); returns picture. */
+  load(src: YuvImage): YuvImage {
+    if (this.#freed) throw new InvalidStateError('YuvCanvas: load() after free()');
+    if (!this.frame.isWritable) {
+      FFmpegError.throwIfError(this.frame.makeWritable(), 'YuvCanvas: make writable');
+      this.#picture = this.#view();
+    }
+    const p = this.#picture;
+    const ch = this.height >> 1;
+    if (src.width === this.width && src.height === this.height && src.strideY === p.strideY && src.strideU === p.strideU && src.strideV === p.strideV) {
+      // Same geometry: three plain copies (one per plane, strides included).
+      p.y.set(src.y.subarray(0, p.strideY * this.height));
+      p.u.set(src.u.subarray(0, p.strideU * ch));
+      p.v.set(src.v.subarray(0, p.strideV * ch));
+      return p;
+    }
+    const key = `${src.width}x${src.height}`;
+    if (key !== this.#swsKey || !this.#sws) {
+      this.#sws?.freeContext();
+      this.#sws = new SoftwareScaleContext();
+      this.#sws.getContext(src.width, src.height, AV_PIX_FMT_YUV420P, this.width, this.height, AV_PIX_FMT_YUV420P, SWS_BILINEAR);
+      FFmpegError.throwIfError(this.#sws.initContext(), 'YuvCanvas: swscale init');
+      this.#swsKey = key;
+    }
+    const ret = this.#sws.scaleSync([asBuffer(src.y), asBuffer(src.u), asBuffer(src.v)], [src.strideY, src.strideU, src.strideV], 0, src.height, [asBuffer(p.y), asBuffer(p.u), asBuffer(p.v)], [p.strideY, p.strideU, p.strideV]);
+    FFmpegError.throwIfError(ret, 'YuvCanvas: swscale');
+    return p;
+  }
+
+  #view(): YuvImage {
+    const d = this.frame.data;
+    if (!d) throw new InvalidStateError('YuvCanvas: frame has no planes');
+    const ls = this.frame.linesize;
+    return { y: d[0], u: d[1], v: d[2], strideY: ls[0], strideU: ls[1], strideV: ls[2], width: this.width, height: this.height };
+  }
+
+  /** Idempotent. */
+  free(): void {
+    if (this.#freed) return;
+    this.#freed = true;
+    this.#sws?.freeContext();
+    this.#sws = null;
+    this.frame.free();
   }
 }

@@ -37,6 +37,22 @@ export interface RgbImage {
   stride: number;
 }
 
+/**
+ * A planar 4:2:0 picture (yuv420p, limited range, BT.601 colours for what the overlay draws): Y is
+ * `width`×`height`, U and V are ⌈width/2⌉×⌈height/2⌉; strides are bytes per row of each plane. Live video's
+ * frames come as this (a view of the decoded frame, read-only) and the encoder's input is drawn as this.
+ */
+export interface YuvImage {
+  y: Uint8Array;
+  u: Uint8Array;
+  v: Uint8Array;
+  strideY: number;
+  strideU: number;
+  strideV: number;
+  width: number;
+  height: number;
+}
+
 export const EMOTIONS = ['angry', 'disgust', 'fear', 'happy', 'sad', 'surprise', 'neutral'] as const;
 export type Emotion = (typeof EMOTIONS)[number];
 

@@ -26,8 +26,13 @@ interface Pending<I, O> {
   resolve: (o: O) => void;
   reject: (e: unknown) => void;
   signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
   settled: boolean;
+}
+
+/** The items waiting on one AbortSignal, and the one listener this batcher holds on it. */
+interface SignalWatch<I, O> {
+  items: Set<Pending<I, O>>;
+  onAbort: () => void;
 }
 
 export interface BatcherStats {
@@ -47,6 +52,9 @@ export class Batcher<I, O> implements AsyncDisposable {
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #closed = false;
+  // One abort listener per signal, not per item: a stream submits every face of every frame with the same
+  // signal, and a listener per item went past Node's 10-listener warning (MaxListenersExceededWarning) on crowds.
+  readonly #watches = new Map<AbortSignal, SignalWatch<I, O>>();
   readonly stats: BatcherStats;
 
   constructor(opts: BatcherOptions<I, O>) {
@@ -72,20 +80,35 @@ export class Batcher<I, O> implements AsyncDisposable {
     if (this.#closed) return Promise.reject(new InvalidStateError(`batcher "${this.name}" is closed`));
     if (signal?.aborted) return Promise.reject(new AbortError(`batcher "${this.name}": aborted before submit`, { cause: signal.reason }));
     return new Promise<O>((resolve, reject) => {
-      const p: Pending<I, O> = { item, resolve, reject, signal, onAbort: undefined, settled: false };
-      if (signal) {
-        p.onAbort = () => this.#cancel(p);
-        signal.addEventListener('abort', p.onAbort, { once: true });
-      }
+      const p: Pending<I, O> = { item, resolve, reject, signal, settled: false };
+      if (signal) this.#watch(signal, p);
       this.#queue.push(p);
       this.#schedule();
     });
   }
 
+  #watch(signal: AbortSignal, p: Pending<I, O>): void {
+    let w = this.#watches.get(signal);
+    if (!w) {
+      const items = new Set<Pending<I, O>>();
+      w = { items, onAbort: () => { for (const q of [...items]) this.#cancel(q); } };
+      this.#watches.set(signal, w);
+      signal.addEventListener('abort', w.onAbort, { once: true });
+    }
+    w.items.add(p);
+  }
+
   #settle(p: Pending<I, O>): boolean {
     if (p.settled) return false;
     p.settled = true;
-    if (p.signal && p.onAbort) p.signal.removeEventListener('abort', p.onAbort);
+    const w = p.signal && this.#watches.get(p.signal);
+    if (w && p.signal) {
+      w.items.delete(p);
+      if (w.items.size === 0) {
+        p.signal.removeEventListener('abort', w.onAbort);
+        this.#watches.delete(p.signal);
+      }
+    }
     return true;
   }
 

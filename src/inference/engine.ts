@@ -1,17 +1,18 @@
 /**
- * FaceEngine: the detector and classifiers built from the model manifest, warmed up and ready.
- * Stages (the offline analyzer, live streams, `facecast eval`) share one engine, so their face crops batch
- * together in the classifiers' batchers.
+ * FaceEngine: the detector and classifiers built from the model manifest, warmed up and ready, running on the
+ * calling thread. Stages share one engine, so their face crops batch together in the classifiers' batchers.
+ * `facecast serve` and `facecast analyze` run it inside a worker thread (worker/client.ts: WorkerEngine), since
+ * onnxruntime-node's run() and the crop sampler are synchronous JS-thread work; eval and tests use it directly.
  */
 import { InvalidStateError, ModelError } from '../core/errors.js';
 import { Logger } from '../core/log.js';
 import type { Detection, FaceAttributes, RgbImage } from '../core/types.js';
 import { loadManifest, getModel, type ClassificationModelEntry, type Manifest, type RoleName } from '../models/manifest.js';
 import { ModelStore } from '../models/store.js';
-import { FaceDetector, type DetectorOptions } from '../pipeline/detect.js';
-import { ClassifierModel, FaceClassifier, type ClassifierOptions } from '../pipeline/classify.js';
+import { FaceDetector, type DetectorOptions } from './detect.js';
+import { ClassifierModel, FaceClassifier, type ClassifierOptions } from './classify.js';
 import { OnnxSession, type ExecutionProvider } from './session.js';
-import type { BatcherStats } from './batcher.js';
+import type { AnalyzeImageOptions, BatcherView, Engine, ImageAnalysis } from './api.js';
 
 const log = new Logger('Engine');
 
@@ -33,18 +34,7 @@ export interface EngineOptions {
   store?: ModelStore;
 }
 
-export interface AnalyzedFace {
-  detection?: Detection;
-  attributes: FaceAttributes;
-}
-
-export interface ImageAnalysis {
-  faces: AnalyzedFace[];
-  /** 'detected': faces came from the detector; 'whole': no face was detected and the image was classified whole. */
-  path: 'detected' | 'whole' | 'none';
-}
-
-export class FaceEngine implements AsyncDisposable {
+export class FaceEngine implements Engine {
   readonly manifest: Manifest;
   readonly detector: FaceDetector | undefined;
   readonly classifier: FaceClassifier;
@@ -114,8 +104,13 @@ export class FaceEngine implements AsyncDisposable {
     return this.#closed;
   }
 
+  /** The onnxruntime sessions (detector first): their provider and CUDA fallback reason. */
+  get sessions(): readonly OnnxSession[] {
+    return this.#sessions;
+  }
+
   /** Every model's batcher (detector first), for metrics: their batch-size counts. */
-  get batchers(): readonly { readonly name: string; readonly stats: Readonly<BatcherStats> }[] {
+  get batchers(): readonly BatcherView[] {
     return [...(this.detector ? [this.detector.batcher] : []), ...this.models.map((m) => m.batcher)];
   }
 
@@ -150,7 +145,7 @@ export class FaceEngine implements AsyncDisposable {
    * Detects and classifies the faces of a still image. When `wholeIfNone` is set and no face is found, the
    * image is taken to be a face crop and classified whole (the result says which path was used).
    */
-  async analyzeImage(img: RgbImage, opts: { wholeIfNone?: boolean; signal?: AbortSignal } = {}): Promise<ImageAnalysis> {
+  async analyzeImage(img: RgbImage, opts: AnalyzeImageOptions = {}): Promise<ImageAnalysis> {
     this.#assertOpen();
     const dets = this.detector ? await this.detector.detect(img, opts.signal) : [];
     if (dets.length > 0) {

@@ -221,3 +221,61 @@ function bilinear(data: Uint8Array, w: number, h: number, stride: number, x: num
   out[1] = g;
   out[2] = b;
 }
+
+/** Scratch histogram for applyContrast (the sampler runs on one thread; no allocation per crop). */
+const HIST = new Uint32Array(256);
+const LUT = new Float32Array(256);
+
+/**
+ * Per-crop contrast normalisation of one sampled image in `dst` (in place, after sampleRegion), per channel:
+ * 'stretch' maps the 1st..99th percentile onto the model's full input range, 'equalise' maps each value through
+ * the channel's cumulative histogram (256 bins). Values are in the model's range already: the lowest and highest
+ * values a pixel can take are bias and 255·scale + bias.
+ */
+export function applyContrast(dst: Float32Array, offset: number, norm: Normaliser, mode: 'stretch' | 'equalise'): void {
+  const n = norm.width * norm.height;
+  const nch = norm.channels;
+  for (let c = 0; c < nch; c++) {
+    const lo = norm.bias[c];
+    const hi = 255 * norm.scale[c] + norm.bias[c];
+    const span = hi - lo;
+    // element i of channel c
+    const base = norm.layout === 'NCHW' ? offset + c * n : offset + c;
+    const step = norm.layout === 'NCHW' ? 1 : nch;
+    HIST.fill(0);
+    for (let i = 0, o = base; i < n; i++, o += step) {
+      const b = Math.max(0, Math.min(255, Math.round(((dst[o] - lo) / span) * 255)));
+      HIST[b]++;
+    }
+    if (mode === 'stretch') {
+      // p1: first bin where the cumulative count passes 1 %; p99: first bin where it reaches 99 %
+      let acc = 0;
+      let p1 = -1;
+      let p99 = 255;
+      for (let b = 0; b < 256; b++) {
+        acc += HIST[b];
+        if (p1 < 0 && acc > 0.01 * n) p1 = b;
+        if (acc >= 0.99 * n) {
+          p99 = b;
+          break;
+        }
+      }
+      if (p99 - p1 < 8) continue; // a flat crop: stretching would only amplify noise
+      const a = 255 / (p99 - p1);
+      for (let i = 0, o = base; i < n; i++, o += step) {
+        const v = (((dst[o] - lo) / span) * 255 - p1) * a;
+        dst[o] = lo + (Math.max(0, Math.min(255, v)) / 255) * span;
+      }
+    } else {
+      let acc = 0;
+      for (let b = 0; b < 256; b++) {
+        acc += HIST[b];
+        LUT[b] = lo + (acc / n) * span;
+      }
+      for (let i = 0, o = base; i < n; i++, o += step) {
+        const b = Math.max(0, Math.min(255, Math.round(((dst[o] - lo) / span) * 255)));
+        dst[o] = LUT[b];
+      }
+    }
+  }
+}

@@ -14,7 +14,8 @@ const log = new Logger('Session');
 export type ExecutionProvider = 'cpu' | 'cuda';
 
 export interface SessionOptions {
-  /** Preferred provider; 'cuda' falls back to 'cpu' with a warning when its binaries are not installed. */
+  /** Preferred provider; 'cuda' falls back to 'cpu' with a warning (and `fallbackReason`) when a CUDA session
+   *  cannot be created (provider library or CUDA/cuDNN missing, no device). */
   provider?: ExecutionProvider;
   /** Intra-op threads (default 1). */
   threads?: number;
@@ -33,16 +34,17 @@ export interface IoMeta {
 export type Feeds = Record<string, ort.Tensor>;
 export type Fetches = Record<string, ort.Tensor>;
 
+/**
+ * CUDA is found out by trying: onnxruntime-node's `listSupportedBackends()` reports `bundled: false` for CUDA as
+ * a compile-time constant whether or not its provider library is installed, so only creating a session tells.
+ * The first failure is warned about once per process (with onnxruntime's reason); each session keeps its reason.
+ */
 let cudaWarned = false;
-
-/** Whether the CUDA execution provider's binaries are installed next to onnxruntime-node. */
-export function cudaAvailable(): boolean {
-  return ort.listSupportedBackends().some((b) => b.name === 'cuda' && b.bundled);
-}
 
 function sessionOptions(o: SessionOptions, provider: ExecutionProvider): ort.InferenceSession.SessionOptions {
   const threads = o.threads ?? 1;
   return {
+    // CPU stays listed after CUDA for the nodes CUDA has no kernel for; a missing CUDA library still throws.
     executionProviders: provider === 'cuda' ? [{ name: 'cuda', deviceId: o.deviceId ?? 0 }, 'cpu'] : ['cpu'],
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
@@ -55,6 +57,8 @@ function sessionOptions(o: SessionOptions, provider: ExecutionProvider): ort.Inf
 export class OnnxSession implements AsyncDisposable {
   readonly name: string;
   readonly provider: ExecutionProvider;
+  /** Why the requested CUDA provider was not taken (onnxruntime's message), when it was not. */
+  readonly fallbackReason: string | undefined;
   readonly inputs: readonly IoMeta[];
   readonly outputs: readonly IoMeta[];
   #session: ort.InferenceSession | undefined;
@@ -62,41 +66,43 @@ export class OnnxSession implements AsyncDisposable {
   #runs = 0;
   #runMs = 0;
 
-  private constructor(name: string, session: ort.InferenceSession, provider: ExecutionProvider) {
+  private constructor(name: string, session: ort.InferenceSession, provider: ExecutionProvider, fallbackReason: string | undefined) {
     this.name = name;
     this.#session = session;
     this.provider = provider;
+    this.fallbackReason = fallbackReason;
     this.inputs = session.inputMetadata.map((m) => ({ name: m.name, shape: m.isTensor ? m.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : String(d))) : [] }));
     this.outputs = session.outputMetadata.map((m) => ({ name: m.name, shape: m.isTensor ? m.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : String(d))) : [] }));
   }
 
   /** Loads a model from a file path or bytes. */
   static async create(name: string, model: string | Uint8Array, opts: SessionOptions = {}): Promise<OnnxSession> {
-    let provider: ExecutionProvider = opts.provider ?? 'cpu';
-    if (provider === 'cuda' && !cudaAvailable()) {
-      if (!cudaWarned) {
-        log.warn(
-          'create() CUDA was requested but onnxruntime-node has no CUDA binaries installed; using the CPU. ' +
-            'Install them with `ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node --foreground-scripts` (needs network access and CUDA 12 + cuDNN 9).',
-        );
-        cudaWarned = true;
+    if (opts.provider === 'cuda') {
+      try {
+        return new OnnxSession(name, await load(model, sessionOptions(opts, 'cuda')), 'cuda', undefined);
+      } catch (e) {
+        const reason = `CUDA execution provider failed: ${errorMessage(e)}`;
+        if (!cudaWarned) {
+          cudaWarned = true;
+          log.warn(
+            `create() [model:${name}] ${reason}; using the CPU. CUDA needs onnxruntime-node's CUDA binaries ` +
+              '(`ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node --foreground-scripts`, network access) and CUDA 12 + cuDNN 9.',
+          );
+        } else {
+          log.debug(`create() [model:${name}] ${reason}; using the CPU`);
+        }
+        return OnnxSession.#createCpu(name, model, opts, reason);
       }
-      provider = 'cpu';
     }
-    let session: ort.InferenceSession;
+    return OnnxSession.#createCpu(name, model, opts, undefined);
+  }
+
+  static async #createCpu(name: string, model: string | Uint8Array, opts: SessionOptions, fallbackReason: string | undefined): Promise<OnnxSession> {
     try {
-      session =
-        typeof model === 'string'
-          ? await ort.InferenceSession.create(model, sessionOptions(opts, provider))
-          : await ort.InferenceSession.create(model, sessionOptions(opts, provider));
+      return new OnnxSession(name, await load(model, sessionOptions(opts, 'cpu')), 'cpu', fallbackReason);
     } catch (e) {
-      if (provider === 'cuda') {
-        log.warn(`create() [model:${name}] CUDA session failed (${errorMessage(e)}); falling back to the CPU`);
-        return OnnxSession.create(name, model, { ...opts, provider: 'cpu' });
-      }
       throw new ModelError('E_MODEL_LOAD', `model "${name}" could not be loaded by onnxruntime: ${errorMessage(e)}`, { cause: e });
     }
-    return new OnnxSession(name, session, provider);
   }
 
   get closed(): boolean {
@@ -145,6 +151,10 @@ export class OnnxSession implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
+}
+
+function load(model: string | Uint8Array, o: ort.InferenceSession.SessionOptions): Promise<ort.InferenceSession> {
+  return typeof model === 'string' ? ort.InferenceSession.create(model, o) : ort.InferenceSession.create(model, o);
 }
 
 export { ort };

@@ -9,6 +9,17 @@
  * arrives is dropped (counted in `mailbox.dropped`) and its buffer recycled. A mailbox rather than a callback,
  * because a callback that awaits would block ingest and one that does not would need its own dropping anyway.
  *
+ * Lateness (live sources): every packet's time is mapped to our clock (ingest/lag.ts) so that each frame knows when
+ * the camera made it (`capturedAt`) and how far behind the camera ingest is (`lagMs`). Behind by more than
+ * `maxLagMs`, packets are dropped undecoded up to a key frame that is live again (skip-ahead, counted in
+ * `framesSkipped`), so a backlog in the socket or the demuxer never makes video or analysis seconds late. Files
+ * are paced, not skipped: a file cannot run ahead of its reader.
+ *
+ * Stalls: a connection with no frame (nor packet being skipped) for `stallTimeoutMs` is `stalled`, checked by a
+ * watchdog timer and also whenever `state` or stats() is read, so that status is right on time even when a busy
+ * event loop makes the timer fire late. A stall then aborts the connection (backoff, reconnect); a frame that
+ * comes first makes it `streaming` again.
+ *
  * Timestamps: `ptsSec` is monotonic over the source's life. A file loop continues one frame after the previous
  * loop's last frame; a reconnected live stream continues after the wall-clock gap, so trackers downstream never
  * see time run backwards. `index` counts delivered frames (0, 1, 2 …).
@@ -21,137 +32,21 @@ import { AbortError, InputError, InvalidStateError, UsageError, errorMessage, is
 import { TypedEmitter } from '../core/emitter.js';
 import { LatestMailbox } from '../core/mailbox.js';
 import { Logger } from '../core/log.js';
-import { VideoSource, type EncodedPacket, type VideoFrame, type VideoSourceOptions } from './video.js';
-import { redactUrl } from '../core/redact.js';
+import { VideoSource, type DecodedFrame, type EncodedPacket, type VideoSourceOptions, type VideoStats } from './video.js';
+import { redactUrl, redactUrls } from '../core/redact.js';
+import { LagEstimator, SkipAhead, isStalled } from './lag.js';
+import { RateMeter } from '../core/rate-meter.js';
+import { backoffDelay, type LiveConnection, type LiveFrame, type LiveSourceEvents, type LiveSourceOptions, type LiveState, type LiveStats, type LiveVideoFrame } from './live-types.js';
+
+export { RateMeter } from '../core/rate-meter.js';
+export { backoffDelay } from './live-types.js';
+export type { BackoffOptions, LiveConnection, LiveFrame, LivePacket, LiveSourceEvents, LiveSourceOptions, LiveState, LiveStats, LiveVideoFrame } from './live-types.js';
 
 const log = new Logger('LiveSource');
 
-export type LiveState = 'idle' | 'connecting' | 'streaming' | 'backoff' | 'closed';
-
-export interface LiveFrame extends VideoFrame {
-  /** performance.now() (ms) when ingest delivered the frame: the start of end-to-end latency. */
-  receivedAt: number;
-}
-
-/** What a connection carries, for consumers of its packets (one object per connection: compare by identity). */
-export interface LiveConnection {
-  /** Decoder name, e.g. 'h264'. */
-  codec: string;
-  /** The codec's extradata (see VideoSource.extradata). */
-  extradata: Buffer | null;
-  width: number;
-  height: number;
-}
-
-/** A compressed packet of the camera, on the source's monotonic timeline. */
-export interface LivePacket extends EncodedPacket {
-  connection: LiveConnection;
-}
-
-export interface BackoffOptions {
-  /** First delay, ms (default 500). */
-  initialMs?: number;
-  /**
-   * Cap, ms (default 2000). Kept low on purpose: a returning camera must be live again within 5 s, and the worst
-   * case is one full backoff wait plus an RTSP open (~2 s). A retry every 2 s is one TCP connect: cheap.
-   */
-  maxMs?: number;
-  /** ± fraction of the delay drawn at random (default 0.2), so many cameras do not reconnect in lockstep. */
-  jitter?: number;
-}
-
-export interface LiveSourceOptions {
-  /** Analysis rate (frames per second) passed to VideoSource; default: every source frame. */
-  fps?: number;
-  maxWidth?: number;
-  /** RTSP transport (default 'tcp'). */
-  rtspTransport?: 'tcp' | 'udp';
-  /** Also deliver the frame letterboxed into a square of this side (the detector's input; see VideoSource). */
-  letterbox?: number;
-  /** Network open/read timeout, ms (default 5000). */
-  openTimeoutMs?: number;
-  /** Reconnect when no frame arrived for this long after opening, ms (default 5000). */
-  stallTimeoutMs?: number;
-  backoff?: BackoffOptions;
-  /** Files: play again from the start at the end (default true); false ends in 'closed'. */
-  loop?: boolean;
-  /** Files: pace frames by their timestamps like a camera (default true); false delivers as fast as decoded. */
-  realtime?: boolean;
-  /** Uniform [0,1) source for the jitter (tests). */
-  random?: () => number;
-  /**
-   * false: demux only, never decode (a view stream forwarded as is while analysis runs on a substream): no
-   * frames are delivered, only `packet` events. Default true.
-   */
-  decode?: boolean;
-  /**
-   * 'events': frames go out only as `frame` events, without a copy (the decoder's buffer, valid during the call)
-   * and nothing is put in the mailbox — for a view stream that only feeds live video. Default 'mailbox'.
-   */
-  delivery?: 'mailbox' | 'events';
-}
-
-export interface LiveSourceEvents {
-  state: [state: LiveState, previous: LiveState];
-  /** A connection failed or broke (message redacted); a reconnect follows unless closed. */
-  error: [error: Error];
-  /**
-   * Every delivered frame, synchronously, before it goes to the mailbox: for consumers that must see every frame
-   * (live video) rather than the latest one. The frame is only valid during the call: copy what you keep.
-   */
-  frame: [frame: LiveFrame];
-  /** Every compressed packet of the video stream, while someone listens (passthrough). Data is the listener's. */
-  packet: [packet: LivePacket];
-  /** A reconnect is scheduled after `delayMs` (attempt 1, 2, … since the last frame). */
-  reconnect: [attempt: number, delayMs: number];
-  close: [];
-}
-
-export interface LiveStats {
-  state: LiveState;
-  framesReceived: number;
-  /** Frames replaced in the mailbox before the consumer took them. */
-  framesDropped: number;
-  /** Reconnects scheduled (backoffs entered) since start. */
-  reconnects: number;
-  /** Frames received over the last second. */
-  inputFps: number;
-  /** Time of the last successful open, ms. */
-  openMs?: number;
-  lastError?: string;
-}
-
-/** Hides URL credentials: `rtsp://user:pass@host/x` → `rtsp:/
-/** Delay before reconnect attempt `attempt` (1-based): initial × 2^(attempt−1), capped, ± jitter. */
-export function backoffDelay(attempt: number, opts: BackoffOptions = {}, random: () => number = Math.random): number {
-  const initial = opts.initialMs ?? 500;
-  const max = opts.maxMs ?? 2000;
-  const jitter = opts.jitter ?? 0.2;
-  const base = Math.min(max, initial * 2 ** Math.max(0, attempt - 1));
-  return Math.round(Math.min(max, base * (1 + jitter * (2 * random() - 1))));
-}
-
-/** Events per second over a sliding window (default one second). */
-export class RateMeter {
-  readonly #times: number[] = [];
-  constructor(readonly windowMs = 1000) {}
-  add(now = performance.now()): void {
-    this.#times.push(now);
-    this.#trim(now);
-  }
-  rate(now = performance.now()): number {
-    this.#trim(now);
-    return (this.#times.length * 1000) / this.windowMs;
-  }
-  #trim(now: number): void {
-    let i = 0;
-    while (i < this.#times.length && this.#times[i] <= now - this.windowMs) i++;
-    if (i) this.#times.splice(0, i);
-  }
-}
-
 /** Live inputs: never paced, their end is a fault. An .sdp file describes live RTP (WebRTC ingest). */
 const NETWORK = /^(rtsps?|https?):\/\/|\.sdp$/i;
+const HLS = /^https?:\/\/[^?#]*\.m3u8([?#]|$)/i;
 
 export class LiveSource extends TypedEmitter<LiveSourceEvents> implements AsyncDisposable {
   /** Copied frames for the (one) consumer; see the module comment. */
@@ -184,6 +79,19 @@ export class LiveSource extends TypedEmitter<LiveSourceEvents> implements AsyncD
   #lastOut = -Infinity; // last delivered ptsSec
   #lastWall = 0; // performance.now() of the last delivered frame
   #anchor = NaN; // wall seconds minus output pts, for real-time pacing of files
+  /** Camera timeline → our clock, per connection (live sources; see the module comment). */
+  readonly #lag = new LagEstimator();
+  readonly #skip: SkipAhead;
+  /** Skip-ahead bound, ms; 0 for files and when turned off. */
+  readonly #maxLagMs: number;
+  /** Decoded frames that became late in the decoder (the event loop was busy between read and output): dropped. */
+  #lateFrames = 0;
+  readonly #stallMs: number;
+  /** performance.now() of the latest frame, skipped packet or the open: the stall clock. NaN while not open. */
+  #aliveAt = NaN;
+  #lagMs = 0;
+  /** The open connection's VideoSource (decodeStats). */
+  #video: VideoSource | undefined;
 
   constructor(url: string, opts: LiveSourceOptions = {}) {
     super();
@@ -192,10 +100,16 @@ export class LiveSource extends TypedEmitter<LiveSourceEvents> implements AsyncD
     if (opts.fps !== undefined && !(opts.fps > 0 && Number.isFinite(opts.fps))) throw new UsageError(`fps must be a positive number, got ${opts.fps}`);
     if (opts.maxWidth !== undefined && !(Number.isInteger(opts.maxWidth) && opts.maxWidth >= 2)) throw new UsageError(`maxWidth must be an integer >= 2, got ${opts.maxWidth}`);
     if (opts.stallTimeoutMs !== undefined && !(opts.stallTimeoutMs > 0)) throw new UsageError(`stallTimeoutMs must be > 0, got ${opts.stallTimeoutMs}`);
+    if (opts.maxLagMs !== undefined && !(opts.maxLagMs >= 0 && Number.isFinite(opts.maxLagMs))) throw new UsageError(`maxLagMs must be >= 0, got ${opts.maxLagMs}`);
     this.#url = url;
     this.#opts = opts;
     this.#network = NETWORK.test(url);
     this.label = redactUrl(url);
+    this.#stallMs = opts.stallTimeoutMs ?? 5000;
+    // HLS arrives a segment at a time by design (seconds "late" at every segment start): lag is reported, never
+    // skipped, as files are not.
+    this.#maxLagMs = this.#network && !HLS.test(url) ? (opts.maxLagMs ?? 500) : 0;
+    this.#skip = new SkipAhead({ maxLagMs: this.#maxLagMs });
     this.mailbox = new LatestMailbox<LiveFrame>({
       onDrop: (f) => {
         this.#recycle(f.image.data);
@@ -204,8 +118,20 @@ export class LiveSource extends TypedEmitter<LiveSourceEvents> implements AsyncD
     });
   }
 
+  /** The state now: reading it also notices a stall (see the module comment). */
   get state(): LiveState {
+    this.#checkStall(performance.now());
     return this.#state;
+  }
+
+  /** The current connection's decode counters (e.g. `keyframeOnly`); undefined while not connected. */
+  get decodeStats(): Readonly<VideoStats> | undefined {
+    return this.#video?.stats;
+  }
+
+  /** Frames dropped undecoded to catch up with the camera (skip-ahead). */
+  get framesSkipped(): number {
+    return this.#skip.dropped + this.#lateFrames;
   }
 
   /** Starts connecting (idempotent while running). Throws InvalidStateError after close(). */
@@ -223,12 +149,17 @@ export class LiveSource extends TypedEmitter<LiveSourceEvents> implements AsyncD
   }
 
   stats(): LiveStats {
+    const now = performance.now();
+    this.#checkStall(now);
     return {
       state: this.#state,
       framesReceived: this.framesReceived,
       framesDropped: this.mailbox.dropped,
       reconnects: this.reconnects,
-      inputFps: this.#meter.rate(),
+      inputFps: this.#meter.rate(now),
+      lagMs: this.#lagMs,
+      framesSkipped: this.framesSkipped,
+      sinceFrameMs: this.framesReceived > 0 ? now - this.#lastWall : 0,
       openMs: this.openMs,
       lastError: this.lastError,
     };
@@ -250,6 +181,11 @@ export class LiveSource extends TypedEmitter<LiveSourceEvents> implements AsyncD
 
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
+  }
+
+  /** streaming → stalled once no frame came for the stall timeout (the watchdog then ends the connection). */
+  #checkStall(now: number): void {
+    if (this.#state === 'streaming' && isStalled(this.#aliveAt, now, this.#stallMs)) this.#transition('stalled');
   }
 
   /** The only place the state changes. */
@@ -303,14 +239,36 @@ export class LiveSource extends TypedEmitter<LiveSourceEvents> implements AsyncD
     const ctl = new AbortController();
     const onOuter = (): void => ctl.abort(outer.reason);
     outer.addEventListener('abort', onOuter, { once: true });
-    const stallMs = this.#opts.stallTimeoutMs ?? 5000;
-    let lastFrame = performance.now();
+    const stallMs = this.#stallMs;
+    // The stall clock starts once open (the open has its own timeout): NaN never counts as stalled.
+    this.#aliveAt = NaN;
     let stalled = false;
     const watchdog = setInterval(() => {
-      if (performance.now() - lastFrame <= stallMs) return;
+      const now = performance.now();
+      if (!isStalled(this.#aliveAt, now, stallMs)) return;
       stalled = true;
+      this.#checkStall(now); // streaming → stalled (a connection that never delivered stays 'connecting')
       ctl.abort(new Error(`no frame for ${stallMs} ms`));
     }, Math.max(50, stallMs / 4));
+    // A new connection has a new timeline: re-anchor; it starts decoding at its first key frame anyway.
+    this.#lag.reset();
+    this.#skip.reset();
+    /** Skip-ahead decision for one packet of a live source (see ingest/lag.ts): true to decode it. */
+    const admit = (t: number, key: boolean): boolean => {
+      const now = performance.now();
+      const d = this.#skip.decide(this.#lag.observe(t, now), key, now);
+      if (d === 'reanchor') {
+        log.info(`connect() [source:${this.label}] ${this.#lag.lagMs.toFixed(0)} ms behind without a backlog to drain: re-anchoring the camera timeline`);
+        this.#lag.reset();
+        this.#lag.observe(t, now);
+      } else if (d === 'drop') {
+        this.#aliveAt = now; // skipping is our doing: the camera is alive, the stall clock restarts
+      }
+      if (d === 'drop' && this.#skip.dropped % 250 === 1) {
+        log.info(`connect() [source:${this.label}] ${this.#lag.lagMs.toFixed(0)} ms behind the camera: skipping to a live key frame (${this.#skip.dropped} frames skipped so far)`);
+      }
+      return d !== 'drop';
+    };
     let src: VideoSource | undefined;
     let conn: LiveConnection | undefined;
     // Source time → the source's monotonic timeline, fixed by the first packet or frame of this connection.
@@ -338,25 +296,32 @@ export class LiveSource extends TypedEmitter<LiveSourceEvents> implements AsyncD
         signal: ctl.signal,
         timeoutMs: this.#opts.openTimeoutMs ?? 5000,
         rtspTransport: this.#opts.rtspTransport,
+        followRedirects: this.#opts.followRedirects,
         onPacket,
+        ...(this.#network ? { admit } : {}),
         wantsPackets: () => this.listenerCount('packet') > 0,
-        // Live video (a `frame` listener) takes every frame; analysis (the mailbox) only those on the fps grid.
+        // Live video (a `frame` listener) takes every frame, as YUV; analysis (the mailbox) the fps grid, as RGB.
         deliverAll: () => this.listenerCount('frame') > 0,
+        rgb: this.#opts.delivery !== 'events',
       };
       src = await VideoSource.open(this.#url, vopts);
+      this.#video = src;
       this.openMs = performance.now() - t0;
       this.sourceFps = src.fps;
       this.codec = src.codec;
       conn = { codec: src.codec, extradata: src.extradata, width: src.sourceWidth, height: src.sourceHeight };
-      lastFrame = performance.now(); // the stall clock starts once open
+      this.#aliveAt = performance.now(); // the stall clock starts once open
       frameDur = 1 / (src.fps ?? 25);
       if (this.#opts.decode === false) {
         // Demux only: packets are the "frames" for pacing, the stall watchdog and the timeline.
         for await (const p of src.packets()) {
           if (gen !== this.#generation) return false;
+          if (this.#network && !admit(p.ptsSec, p.keyframe)) continue; // behind: skip to a live key frame
           const pts = toTimeline(p.ptsSec);
           if (!this.#network && this.#opts.realtime !== false) await this.#pace(pts, ctl.signal);
-          lastFrame = performance.now();
+          const lastFrame = performance.now();
+          this.#aliveAt = lastFrame;
+          this.#lagMs = this.#network ? Math.max(0, lastFrame - this.#lag.wallOf(p.ptsSec)) || 0 : 0;
           this.#lastOut = Math.max(this.#lastOut, pts);
           this.#lastWall = lastFrame;
           this.#transition('streaming');
@@ -366,12 +331,22 @@ export class LiveSource extends TypedEmitter<LiveSourceEvents> implements AsyncD
         }
         return true;
       }
-      for await (const f of src.frames()) {
+      for await (const f of src.liveFrames()) {
         if (gen !== this.#generation) return false;
         const pts = toTimeline(f.ptsSec);
-        if (!this.#network && this.#opts.realtime !== false) await this.#pace(pts, ctl.signal);
-        lastFrame = performance.now();
-        this.#deliver(f, pts, lastFrame);
+        const paced = !this.#network && this.#opts.realtime !== false;
+        if (paced) await this.#pace(pts, ctl.signal);
+        const now = performance.now();
+        this.#aliveAt = now;
+        // When the camera made it: from the camera timeline (live), the pacer's schedule (files), else now.
+        const made = this.#network ? this.#lag.wallOf(f.ptsSec) : paced ? (this.#anchor + pts) * 1000 : now;
+        // Admitted on time but late out of the decoder (a busy event loop between the hops): not delivered.
+        // The packets behind it are late too, so the packet-level skip takes over from here.
+        if (this.#maxLagMs > 0 && now - made > this.#maxLagMs) {
+          this.#lateFrames++;
+          continue;
+        }
+        this.#deliver(f, pts, now, Number.isFinite(made) ? Math.min(now, made) : now);
       }
       return true;
     } catch (e) {
@@ -379,7 +354,9 @@ export class LiveSource extends TypedEmitter<LiveSourceEvents> implements AsyncD
       throw e;
     } finally {
       clearInterval(watchdog);
+      this.#aliveAt = NaN;
       outer.removeEventListener('abort', onOuter);
+      if (this.#video === src) this.#video = undefined;
       await src?.close();
     }
   }
@@ -392,22 +369,29 @@ export class LiveSource extends TypedEmitter<LiveSourceEvents> implements AsyncD
     if (wait > 1) await sleep(wait, undefined, { signal });
   }
 
-  #deliver(f: VideoFrame, pts: number, now: number): void {
+  #deliver(f: DecodedFrame, pts: number, now: number, capturedAt: number): void {
     const index = this.framesReceived++;
+    this.#lagMs = now - capturedAt;
     this.#lastOut = pts;
     this.#lastWall = now;
     this.#meter.add(now);
     this.#transition('streaming');
-    // Events only (no copy: the decoder's buffer, valid during the call) for a view stream, and for frames off
-    // the analysis grid that only live video wants.
-    if (this.#opts.delivery === 'events' || f.sampled === false) {
-      this.safeEmit('frame', { index, ptsSec: pts, image: f.image, receivedAt: now });
-      return;
+    // Analysis gets copies of the grid frames' RGB (the mailbox); live video the decoder's YUV picture as it is,
+    // valid during the call (a view stream has no RGB at all: `rgb: false`).
+    let frame: LiveFrame | undefined;
+    if (f.image) {
+      frame = { index, ptsSec: pts, image: { ...f.image, data: this.#copy(f.image.data) }, receivedAt: now, capturedAt };
+      if (f.letterbox) frame.letterbox = { ...f.letterbox, data: this.#copy(f.letterbox.data) };
     }
-    const frame: LiveFrame = { index, ptsSec: pts, image: { ...f.image, data: this.#copy(f.image.data) }, receivedAt: now };
-    if (f.letterbox) frame.letterbox = { ...f.letterbox, data: this.#copy(f.letterbox.data) };
-    this.safeEmit('frame', frame);
-    this.mailbox.put(frame);
+    if (f.yuv) {
+      const ev: LiveVideoFrame = { index, ptsSec: pts, receivedAt: now, capturedAt, yuv: f.yuv };
+      if (frame) {
+        ev.image = frame.image;
+        if (frame.letterbox) ev.letterbox = frame.letterbox;
+      }
+      this.safeEmit('frame', ev);
+    }
+    if (frame) this.mailbox.put(frame);
   }
 
 
@@ -420,9 +404,11 @@ export class LiveSource extends TypedEmitter<LiveSourceEvents> implements AsyncD
     if (frame.letterbox) this.#recycle(frame.letterbox.data);
   }
 
-  /** A copy of `src` in a pooled buffer: the VideoSource's own buffers are reused at its next step. */
+  /** A copy of `src` in a pooled buffer: the VideoSource's own buffers are reused at its next step. The buffer is
+   *  a SharedArrayBuffer so that the worker engine (src/inference/worker) reads the frame in place, with no
+   *  second copy on the way to inference. */
   #copy(src: Uint8Array): Uint8Array {
-    const buf = this.#pool.get(src.length)?.pop() ?? new Uint8Array(src.length);
+    const buf = this.#pool.get(src.length)?.pop() ?? new Uint8Array(new SharedArrayBuffer(src.length));
     buf.set(src);
     return buf;
   }
@@ -436,7 +422,8 @@ export class LiveSource extends TypedEmitter<LiveSourceEvents> implements AsyncD
   /** Records a connection failure. The event's error is rebuilt from the redacted message: the original (and its
    *  message chain) may hold the URL with credentials. Only an FFmpegError cause (code + strerror) is kept. */
   #fail(e: unknown): void {
-    const msg = redactUrl(errorMessage(e).split(this.#url).join(this.label));
+    // redactUrls, not redactUrl: the message is free text (a URL then FFmpeg's words, which must survive).
+    const msg = redactUrls(errorMessage(e).split(this.#url).join(this.label));
     this.lastError = msg;
     let cause: unknown = e;
     while (cause instanceof Error && !(cause instanceof FFmpegError)) cause = cause.cause;

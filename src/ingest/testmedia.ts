@@ -27,6 +27,8 @@ export interface ClipOptions {
   bframes?: number;
   /** x264 constant-quality factor; default 20 (low enough that colour blocks survive). */
   crf?: number;
+  /** x264 profile; default x264's choice for yuv420p (High). */
+  profile?: 'baseline' | 'main' | 'high';
   /** MP4 only: index (moov) at the front, as web-ready files have; then a truncated file still opens. */
   faststart?: boolean;
 }
@@ -48,6 +50,7 @@ export async function makeClip(path: string, opts: ClipOptions): Promise<void> {
     context: { framerate: new Rational(fps, 1) },
     options: {
       preset: 'veryfast',
+      ...(opts.profile ? { profile: opts.profile } : {}),
       crf: opts.crf ?? 20,
       // Fixed GOP: no extra key frames at scene cuts (synthetic frames change abruptly).
       // log=-1: x264 prints its statistics to stderr otherwise, in every test.

@@ -7,104 +7,32 @@
  * Ownership: each delivered frame's `image.data` is ONE buffer per source, overwritten by the next frame. It is
  * valid until the consumer asks for the next frame; a consumer that keeps frames must `copyFrame()` them.
  *
+ * Live video (`liveFrames()`): while `deliverAll()` says someone watches, every decoded frame also comes as a
+ * yuv420p picture (`yuv`, a view of the decoder's frame: see yuv.ts), and only the frames on the `fps` grid are
+ * converted to RGB — none with `rgb: false` (a view stream that only feeds video).
+ *
  * Files are read and decoded with node-av's synchronous calls (no thread-pool hop per packet; the decoder's own
  * frame threads still run in parallel) with a pause for the event loop every 20 ms; network reads, which can
  * block for seconds, run off-thread and are cut short by close() or the AbortSignal.
  */
 import '../core/polyfill.js'; // before node-av, which calls Promise.withResolvers (Node 22+)
-import { stat } from 'node:fs/promises';
 import { setImmediate as tick, setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
-import { FF_THREAD_SLICE, AV_NOPTS_VALUE, AV_PIX_FMT_RGB24, AV_PKT_FLAG_CORRUPT, AVDISCARD_ALL, AVERROR_EAGAIN, AVERROR_EOF, AVERROR_INVALIDDATA, AVMEDIA_TYPE_VIDEO, SWS_BILINEAR } from 'node-av/constants';
+import { AV_NOPTS_VALUE, AV_PIX_FMT_RGB24, AV_PKT_FLAG_CORRUPT, AVERROR_EAGAIN, AVERROR_EOF, AVERROR_INVALIDDATA, SWS_BILINEAR } from 'node-av/constants';
 import type { AVPixelFormat } from 'node-av/constants';
-import { Codec, CodecContext, Dictionary, FFmpegError, FormatContext, Frame, Packet, SoftwareScaleContext } from 'node-av/lib';
-import { AbortError, InputError, InvalidStateError, UsageError, errorMessage } from '../core/errors.js';
+import { Codec, CodecContext, FFmpegError, FormatContext, Frame, Packet, SoftwareScaleContext } from 'node-av/lib';
+import { AbortError, InputError, InvalidStateError } from '../core/errors.js';
 import type { RgbImage } from '../core/types.js';
 import { LetterboxScaler } from './letterbox.js';
+import { YuvFrameView } from './yuv.js';
 import { stageTimings } from '../core/stage-stats.js';
+import { openInput } from './video-open.js';
+import type { DecodedFrame, EncodedPacket, VideoFrame, VideoSourceOptions, VideoStats } from './video-types.js';
 
-export interface VideoSourceOptions {
-  /** Analysis rate in frames per second; undefined = every source frame. */
-  fps?: number;
-  /** Downscale delivered frames to at most this width, aspect kept (never upscales). */
-  maxWidth?: number;
-  signal?: AbortSignal;
-  /** Decoder threads; default 0 = FFmpeg's choice (frame threads, one per core). */
-  threads?: number;
-  /** 'auto' (default): decode only the key frames delivered when every GOP is no longer than 1/fps.
-   *  'exact': decode every frame and deliver the one at or just after each sample time. */
-  sampling?: 'auto' | 'exact';
-  /** Network inputs: fail when no data arrives for this long (default 10 000 ms). */
-  timeoutMs?: number;
-  /** RTSP transport: 'tcp' (default; no losses through NAT and firewalls) or 'udp' (lower latency on a LAN). */
-  rtspTransport?: 'tcp' | 'udp';
-  /** Also deliver each frame letterboxed into a square of this side (the detector's input), made by swscale. */
-  letterbox?: number;
-  /**
-   * Called synchronously with every packet of the video stream as read, before decoding (passthrough of the
-   * camera's H.264). The packet's data is the caller's to keep; its time is on the same clock as the frames'.
-   */
-  onPacket?: (packet: EncodedPacket) => void;
-  /** Asked per packet before copying it out for onPacket: false skips it (nobody listens right now). */
-  wantsPackets?: () => boolean;
-  /**
-   * Asked per decoded frame: true delivers every frame, not only those on the `fps` grid (those off it come with
-   * `sampled: false` and no letterbox). Live video needs every frame while analysis runs at `fps`.
-   */
-  deliverAll?: () => boolean;
-}
-
-/** A compressed packet of the video stream (see VideoSourceOptions.onPacket and VideoSource.packets()). */
-export interface EncodedPacket {
-  /** As demuxed: Annex-B (RTSP, MPEG-TS) or length-prefixed (MP4); VideoSource.extradata says which. */
-  data: Buffer;
-  /** Presentation time, seconds, same origin as VideoFrame.ptsSec; NaN when the packet has none. */
-  ptsSec: number;
-  keyframe: boolean;
-}
-
-export interface VideoFrame {
-  /** Source frame number: ptsSec × source fps (exact for constant-rate sources), else the decoded-frame count. */
-  index: number;
-  /** Presentation time in seconds from the stream's start (the first frame is ~0). */
-  ptsSec: number;
-  /** Valid until the next iteration step (see the module comment). */
-  image: RgbImage;
-  /** With the `letterbox` option: the whole frame scaled into a centred square on black; same lifetime. */
-  letterbox?: RgbImage;
-  /** false: not on the `fps` sampling grid, delivered only because `deliverAll` asked (live video). */
-  sampled?: false;
-}
-
-/** Counters for tests, benchmarks and logs. */
-export interface VideoStats { packets: number; decoded: number; delivered: number; keyframeOnly: boolean }
-
-/** A detached copy of a frame (its own pixel buffer), for consumers that keep frames past the next step. */
-export function copyFrame(f: VideoFrame): VideoFrame {
-  const copy: VideoFrame = { index: f.index, ptsSec: f.ptsSec, image: { ...f.image, data: f.image.data.slice() } };
-  if (f.letterbox) copy.letterbox = { ...f.letterbox, data: f.letterbox.data.slice() };
-  return copy;
-}
-
-/**
- * An .sdp input describes RTP arriving on a loopback UDP port (WebRTC ingest forwards there). Reordering waits at
- * most 100 ms for a missing packet (the publisher retransmits on NACK well within that); a 4 MB socket buffer
- * holds a key frame burst.
- */
-const SDP_OPTIONS = { protocol_whitelist: 'file,udp,rtp', reorder_queue_size: '128', max_delay: '100000', buffer_size: '4194304', fflags: 'nobuffer' };
-
-/**
- * Largest frames accepted: 8K UHD (7680×4320) fits. A bigger (or forged) header would make every frame buffer
- * hundreds of MB; refusing at open keeps one bad source from exhausting memory for every stream.
- */
-const MAX_SIDE = 16384;
-const MAX_PIXELS = 40e6;
+export type { DecodedFrame, EncodedPacket, VideoFrame, VideoSourceOptions, VideoStats } from './video-types.js';
+export { copyFrame } from './video-types.js';
 
 /** Consecutive undecodable packets a live stream may have (packet loss) before it counts as broken. */
 const MAX_ERROR_RUN = 25;
-const NETWORK_SCHEMES = new Set(['http', 'https', 'rtsp', 'rtsps']);
-/** Demuxers of still images: a JPEG handed over as a video would otherwise "play" as one frame. */
-const STILL_FORMATS = /^(image2|.*_pipe|tty)$/;
 
 /**
  * Sample times form a grid (first frame + k/fps). A candidate frame is taken when its time reaches the next
@@ -145,6 +73,14 @@ export class VideoSource implements AsyncDisposable {
   private swsKey = '';
   private out = new Uint8Array(0);
   private readonly lb: LetterboxScaler | null;
+  private readonly yuv = new YuvFrameView();
+  /** The frame last delivered: its planes back `yuv` views, so it is unreferenced only at the next step. */
+  private held: { frame: Frame; owned: boolean } | null = null;
+  /** liveFrames(): `deliverAll` and YUV apply. */
+  private live = false;
+  /** Coded size `width`/`height` were last computed for. */
+  private codedW = 0;
+  private codedH = 0;
   private readonly sampler: Sampler;
   private readonly tb: number;
   private readonly frameDur: number;
@@ -158,6 +94,8 @@ export class VideoSource implements AsyncDisposable {
   /** Why the stream broke: thrown after the frames decoded before the break have been delivered. */
   private failure: { what: string; ret: number } | null = null;
   private errorRun = 0;
+  /** A packet was refused by opts.admit: drop until an admitted key frame (see VideoSourceOptions.admit). */
+  private skipping = false;
   /** Time in the decoder since the last delivered frame, ms: with the RGB conversion, one 'decode' observation. */
   private decodeMs = 0;
   /** Frames chosen while draining the decoder at a mode switch (references, not pixel copies). */
@@ -199,69 +137,27 @@ export class VideoSource implements AsyncDisposable {
   }
 
   static async open(url: string, opts: VideoSourceOptions = {}): Promise<VideoSource> {
-    if (opts.fps !== undefined && !(opts.fps > 0 && Number.isFinite(opts.fps))) throw new UsageError(`fps must be a positive number, got ${opts.fps}`);
-    if (opts.maxWidth !== undefined && !(Number.isInteger(opts.maxWidth) && opts.maxWidth >= 2)) throw new UsageError(`maxWidth must be an integer >= 2, got ${opts.maxWidth}`);
-    const { target, network, sdp } = await resolveInput(url);
-    const aborted = (): AbortError => new AbortError(`${url}: aborted while opening`, { cause: opts.signal?.reason });
-    if (opts.signal?.aborted) throw aborted();
-    const fc = new FormatContext();
-    fc.allocContext(); // allocated before opening so that interrupt() reaches a blocking open (abort)
-    const onAbort = (): void => fc.interrupt();
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
-    const us = String((opts.timeoutMs ?? 10_000) * 1000);
-    // TCP for RTSP: analysis wants every packet more than it wants UDP's lower latency.
-    const dict = sdp ? Dictionary.fromObject(SDP_OPTIONS) : network ? Dictionary.fromObject({ rw_timeout: us, timeout: us, rtsp_transport: opts.rtspTransport ?? 'tcp' }) : null;
-    let opened = false;
-    let cc: CodecContext | null = null;
-    const check = (ret: number, what: string): void => {
-      if (ret >= 0) return;
-      if (opts.signal?.aborted) throw aborted();
-      throw new InputError('E_INPUT_UNREADABLE', `${url}: ${what}: ${FFmpegError.strerror(ret)}`, { cause: new FFmpegError(ret) });
-    };
-    try {
-      check(await fc.openInput(target, null, dict), 'cannot open as video');
-      opened = true;
-      check(await fc.findStreamInfo(null), 'cannot read stream information');
-      const fmt = fc.iformat?.name ?? 'unknown format';
-      const st = fc.streams.find((s) => s.codecpar.codecType === AVMEDIA_TYPE_VIDEO && !s.attachedPic);
-      if (!st || STILL_FORMATS.test(fmt)) throw new InputError('E_INPUT_UNREADABLE', `${url}: not a video (${st ? 'a still image' : 'no video stream'}, format ${fmt})`);
-      const { width: w, height: h } = st.codecpar;
-      if (w > MAX_SIDE || h > MAX_SIDE || w * h > MAX_PIXELS) {
-        throw new InputError('E_INPUT_INVALID', `${url}: ${w}×${h} is too large (at most ${MAX_SIDE} px a side and ${MAX_PIXELS / 1e6} Mpx, i.e. 8K)`);
-      }
-      const codec = Codec.findDecoder(st.codecpar.codecId);
-      if (!codec) throw new InputError('E_INPUT_UNREADABLE', `${url}: no decoder for codec id ${st.codecpar.codecId}`);
-      for (const s of fc.streams) if (s.index !== st.index) s.discard = AVDISCARD_ALL; // demuxer drops audio etc.
-      cc = new CodecContext();
-      cc.allocContext3(codec);
-      check(cc.parametersToContext(st.codecpar), 'bad codec parameters');
-      cc.pktTimebase = st.timeBase;
-      cc.threadCount = opts.threads ?? 0;
-      if (network && opts.threads === undefined) {
-        // Live inputs: no frame threads — they hold one frame per extra thread before output (2 frames = 80 ms at
-        // 25 fps measured here), latency a viewer sees. Up to 1080p one decoding thread per camera (~3 ms a 720p
-        // frame; idle slice threads only add wake-ups, and cameras decode in parallel on the thread pool);
-        // larger frames get slice threads. Files keep frame threads for throughput.
-        cc.threadType = FF_THREAD_SLICE;
-        if (w * h <= 1920 * 1088) cc.threadCount = 1;
-      }
-      check(await cc.open2(codec, null), `cannot open the ${codec.name ?? ''} decoder`);
-      return new VideoSource(url, fc, st.index, cc, network, opts);
-    } catch (e) {
-      cc?.freeContext();
-      if (opened) await fc.closeInput();
-      else fc.freeContext();
-      throw e;
-    } finally {
-      opts.signal?.removeEventListener('abort', onAbort);
-      dict?.free();
-    }
+    const { fc, streamIndex, cc, network } = await openInput(url, opts);
+    return new VideoSource(url, fc, streamIndex, cc, network, opts);
   }
 
   /** Delivered frames in presentation order; iterable once. See the module comment for the image's lifetime. */
   async *frames(): AsyncGenerator<VideoFrame, void, undefined> {
     if (this.iterating) throw new InvalidStateError(`${this.label}: frames() can be iterated only once`);
     this.iterating = true;
+    for (let f = await this.nextFrame(); f; f = await this.nextFrame()) {
+      if (f.image) yield { index: f.index, ptsSec: f.ptsSec, image: f.image, ...(f.letterbox ? { letterbox: f.letterbox } : {}) };
+    }
+  }
+
+  /**
+   * frames() for live ingest: also every frame off the grid while `deliverAll()` is true, with `yuv` (see the
+   * module comment); iterable once, instead of frames().
+   */
+  async *liveFrames(): AsyncGenerator<DecodedFrame, void, undefined> {
+    if (this.iterating) throw new InvalidStateError(`${this.label}: liveFrames() can be iterated only once`);
+    this.iterating = true;
+    this.live = true;
     for (let f = await this.nextFrame(); f; f = await this.nextFrame()) yield f;
   }
 
@@ -308,7 +204,8 @@ export class VideoSource implements AsyncDisposable {
     return { data: Buffer.from(data), ptsSec, keyframe: this.pkt.isKeyframe };
   }
 
-  private async nextFrame(): Promise<VideoFrame | null> {
+  private async nextFrame(): Promise<DecodedFrame | null> {
+    this.release(); // the consumer is done with the previous frame
     let budget = performance.now() + 20;
     for (;;) {
       if (this.opts.signal?.aborted) throw new AbortError(`${this.label}: aborted ${this.where()}`, { cause: this.opts.signal.reason });
@@ -320,7 +217,8 @@ export class VideoSource implements AsyncDisposable {
       }
       const q = this.queued.shift();
       if (q) {
-        try { return this.deliver(q.frame, q.t, q.sampled); } finally { q.frame.free(); }
+        this.held = { frame: q.frame, owned: true };
+        return this.deliver(q.frame, q.t, q.sampled);
       }
       if (this.pending) {
         const t0 = performance.now();
@@ -333,13 +231,13 @@ export class VideoSource implements AsyncDisposable {
           if (ret !== AVERROR_EAGAIN) this.fail('decoding failed', ret);
           continue;
         }
-        try {
-          const sel = this.select(this.frame);
-          if (sel) return this.deliver(this.frame, sel.t, sel.sampled);
-        } finally {
+        const sel = this.select(this.frame);
+        if (!sel) {
           this.frame.unref();
+          continue;
         }
-        continue;
+        this.held = { frame: this.frame, owned: false };
+        return this.deliver(this.frame, sel.t, sel.sampled);
       }
       if (this.eof) {
         if (this.flushed) return this.end();
@@ -391,7 +289,7 @@ export class VideoSource implements AsyncDisposable {
       if (t > this.lastKeyT) this.gops.push(t - this.lastKeyT);
       if (this.gops.length > 3) this.gops.shift();
       this.lastKeyT = t;
-      const keyOnly = this.opts.sampling !== 'exact' && this.sampler.interval > 0 && this.fps !== undefined && this.opts.deliverAll?.() !== true
+      const keyOnly = this.opts.sampling !== 'exact' && this.sampler.interval > 0 && this.fps !== undefined && !this.wantsAll()
         && this.gops.length >= 2 && Math.max(...this.gops) <= this.sampler.interval + this.frameDur / 2;
       if (keyOnly !== this.stats.keyframeOnly) {
         this.drain();
@@ -400,6 +298,18 @@ export class VideoSource implements AsyncDisposable {
     }
     // A short read (a truncated file) is a break; a live stream's damaged packet is only skipped (below).
     if (this.pkt.hasFlags(AV_PKT_FLAG_CORRUPT) && !this.network) return this.fail('truncated or corrupt data', AVERROR_INVALIDDATA);
+    if (this.opts.admit) {
+      const ok = this.opts.admit(t, key);
+      if (!ok || (this.skipping && !key)) {
+        this.skipping = true;
+        return;
+      }
+      if (this.skipping) {
+        this.skipping = false;
+        this.cc.flushBuffers(); // frames held from before the gap are stale; the key frame starts afresh
+        this.pending = false;
+      }
+    }
     // Key-frame-only: the sampler decides here, so every frame decoded is delivered.
     if (this.stats.keyframeOnly && !(key && Number.isFinite(t) && this.sampler.take(t, Math.max(...this.gops) / 2))) return;
     const t0 = performance.now();
@@ -443,18 +353,49 @@ export class VideoSource implements AsyncDisposable {
     const t = pts === AV_NOPTS_VALUE ? (Number.isFinite(this.lastT) ? this.lastT + this.frameDur : 0) : this.rel(pts);
     this.lastT = t;
     const sampled = this.stats.keyframeOnly || this.sampler.take(t, this.frameDur / 2);
-    return sampled || this.opts.deliverAll?.() === true ? { t, sampled } : null;
+    return sampled || this.wantsAll() ? { t, sampled } : null;
   }
 
-  private deliver(f: Frame, t: number, sampled = true): VideoFrame {
+  /** Live video watches: every frame is delivered, with its YUV picture. */
+  private wantsAll(): boolean {
+    return this.live && this.opts.deliverAll?.() === true;
+  }
+
+  /** Unreferences the frame delivered last (see `held`). */
+  private release(): void {
+    const h = this.held;
+    if (!h) return;
+    this.held = null;
+    if (h.owned) h.frame.free();
+    else h.frame.unref();
+  }
+
+  private deliver(f: Frame, t: number, sampled: boolean): DecodedFrame {
     this.stats.delivered++;
     const t0 = performance.now();
-    const image = this.toRgb(f);
-    // Frames off the sampling grid only feed live video: the detector never sees them.
-    const letterbox = sampled ? this.lb?.scale(f, this.width, this.height) : undefined;
+    const out: DecodedFrame = { index: this.fps ? Math.max(0, Math.round(t * this.fps)) : this.stats.decoded - 1, ptsSec: t, sampled };
+    // RGB only for the analysis grid: frames off it only feed live video, which takes the YUV planes as they are.
+    if (sampled && this.opts.rgb !== false) {
+      out.image = this.toRgb(f);
+      const lb = this.lb?.scale(f, this.width, this.height);
+      if (lb) out.letterbox = lb;
+    }
+    if (this.wantsAll()) {
+      if (!out.image && (f.width !== this.codedW || f.height !== this.codedH)) this.syncSize(f); // as toRgb() does
+      const yuv = this.yuv.view(f, this.width, this.height);
+      if (!yuv) throw this.broken('frame without pixel data', AVERROR_INVALIDDATA);
+      out.yuv = yuv;
+    }
     stageTimings.decode.observeMs(this.decodeMs + performance.now() - t0);
     this.decodeMs = 0;
-    return { index: this.fps ? Math.max(0, Math.round(t * this.fps)) : this.stats.decoded - 1, ptsSec: t, image, letterbox, ...(sampled ? {} : { sampled: false }) };
+    return out;
+  }
+
+  /** Delivered size (`width`, `height`) for this frame's coded size and pixel aspect. */
+  private syncSize(f: Frame): void {
+    [this.width, this.height] = this.outputSize(f.width, f.height, f.sampleAspectRatio.toDouble());
+    this.codedW = f.width;
+    this.codedH = f.height;
   }
 
   /**
@@ -466,7 +407,7 @@ export class VideoSource implements AsyncDisposable {
     const key = `${f.width}x${f.height}/${f.format}`;
     if (key !== this.swsKey) {
       this.sws?.freeContext();
-      [this.width, this.height] = this.outputSize(f.width, f.height, f.sampleAspectRatio.toDouble());
+      this.syncSize(f);
       this.sws = new SoftwareScaleContext();
       this.sws.getContext(f.width, f.height, f.format as AVPixelFormat, this.width, this.height, AV_PIX_FMT_RGB24, SWS_BILINEAR);
       FFmpegError.throwIfError(this.sws.initContext(), 'swscale init');
@@ -483,6 +424,14 @@ export class VideoSource implements AsyncDisposable {
     const dispW = sar > 0 && Number.isFinite(sar) && Math.abs(sar - 1) > 1e-3 ? w * sar : w; // non-square pixels
     const outW = Math.max(2, Math.round(Math.min(dispW, this.opts.maxWidth ?? Infinity)));
     return [outW, Math.max(2, Math.round((h * outW) / dispW))];
+  }
+
+  /**
+   * The stream's start time in seconds (frame times `ptsSec` are relative to it; a player shows them shifted by
+   * it, so exports that a player lines up with the video, such as ASS, add it back). 0 when unknown.
+   */
+  get startSec(): number {
+    return this.startPts === AV_NOPTS_VALUE ? 0 : Number(this.startPts) * this.tb;
   }
 
   private rel(pts: bigint): number {
@@ -505,8 +454,10 @@ export class VideoSource implements AsyncDisposable {
       this.opts.signal?.removeEventListener('abort', this.onAbort);
       this.fc.interrupt(); // a network read in flight returns now; wait for it before freeing what it uses
       while (this.inflight) await this.inflight.catch(() => undefined);
+      this.release();
       this.sws?.freeContext();
       this.lb?.free();
+      this.yuv.free();
       this.pkt.free();
       this.frame.free();
       for (const q of this.queued.splice(0)) q.frame.free();
@@ -521,24 +472,3 @@ export class VideoSource implements AsyncDisposable {
   }
 }
 
-/** Maps a path, file: URL or network URL to what libavformat opens, with the input errors callers switch on. */
-async function resolveInput(url: string): Promise<{ target: string; network: boolean; sdp?: boolean }> {
-  const scheme = /^([a-z][a-z0-9+.-]+):/i.exec(url)?.[1]?.toLowerCase(); // a single letter is a Windows drive
-  if (scheme && NETWORK_SCHEMES.has(scheme)) return { target: url, network: true };
-  if (scheme && scheme !== 'file') throw new InputError('E_INPUT_INVALID', `${url}: unsupported scheme '${scheme}:' (use a file path, http(s):// or rtsp://)`);
-  let path = url;
-  try {
-    if (scheme === 'file') path = fileURLToPath(url);
-    const st = await stat(path);
-    if (!st.isFile()) throw new InputError('E_INPUT_INVALID', `${url} is not a file`);
-    if (st.size === 0) throw new InputError('E_INPUT_UNREADABLE', `${url} is empty (0 bytes)`);
-  } catch (e) {
-    if (e instanceof InputError) throw e;
-    const code = (e as NodeJS.ErrnoException).code;
-    const kind = code === 'ENOENT' || code === 'ENOTDIR' ? 'E_INPUT_NOT_FOUND' : code ? 'E_INPUT_UNREADABLE' : 'E_INPUT_INVALID';
-    throw new InputError(kind, `${url}: ${errorMessage(e)}`, { cause: e });
-  }
-  // An SDP file is a live network input (RTP over UDP): async reads, damaged packets skipped, never paced.
-  if (/\.sdp$/i.test(path)) return { target: `file:${path}`, network: true, sdp: true };
-  return { target: `file:${path}`, network: false }; // "file:" so that a colon in a path is not read as a protocol
-}

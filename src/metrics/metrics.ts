@@ -16,6 +16,7 @@ import { LATENCY_BUCKETS, STAGES, stageTimings, type HistogramCounts, type Stage
 import { EMOTIONS } from '../core/types.js';
 import type { BatcherStats } from '../inference/batcher.js';
 import type { StreamState, StreamStatus } from '../server/service.js';
+import type { EventStats } from '../events/service.js';
 import { batchSizeSeries, formatHistogram, seriesOf, type HistogramSeries } from './exposition.js';
 
 /** What metrics read from a stream (the server's RuntimeHandle fits). */
@@ -40,6 +41,18 @@ export interface MetricsSources {
   instanceId?: string;
   /** Camera groups (config `groups:`) to expose, under stream="_groups"; default none. */
   cameraGroups?(): Iterable<GroupValues>;
+  /** WHEP viewers' counters (the WhepService fits); default none. */
+  video?: WhepCounters;
+  /** Event rules, webhooks and MQTT counters (src/events); default none. */
+  events?(): EventStats;
+}
+
+/** What the WHEP counters read (src/broadcast/webrtc/whep.ts WhepService). */
+export interface WhepCounters {
+  /** Sessions ended, by reason (a fixed set: delete, peer-timeout, dtls-closed, …). */
+  readonly sessionsClosed: Readonly<Record<string, number>>;
+  /** Key frames forced and key-frame requests throttled on a stream, over all its broadcasts. */
+  keyframeCounts(streamId: string): { forced: number; throttled: number };
 }
 
 /** What the group gauges read from a group. */
@@ -54,7 +67,7 @@ export interface FacecastMetricsOptions {
 }
 
 /** Every state a stream can report (StreamState), one facecast_stream_state series each. */
-export const STREAM_STATES: readonly StreamState[] = ['idle', 'connecting', 'streaming', 'backoff', 'stopped', 'error'];
+export const STREAM_STATES: readonly StreamState[] = ['idle', 'connecting', 'streaming', 'stalled', 'backoff', 'stopped', 'error'];
 /** Buckets of facecast_inference_batch_size (a batch is at most maxBatch, 8 by default). */
 export const BATCH_BUCKETS: readonly number[] = [1, 2, 4, 8, 16, 32, 64];
 export const VIEWER_TRANSPORTS = ['whep', 'socketio'] as const;
@@ -72,6 +85,9 @@ interface StreamSnapshot {
   socketio: number;
 }
 
+/** How #define makes a gauge or counter whose collect() fills its series (label names typed). */
+type MetricDefiner = <L extends string>(name: string, help: string, labelNames: readonly L[], fill: (set: (labels: Record<L, string>, v: number) => void) => void) => void;
+
 /** A snapshot is reused by every collect() of one scrape (they run in the same tick), never across scrapes. */
 const SNAPSHOT_TTL_MS = 50;
 
@@ -86,7 +102,10 @@ export class FacecastMetrics {
   constructor(sources: MetricsSources, opts: FacecastMetricsOptions = {}) {
     if (typeof sources?.streams !== 'function') throw new TypeError('FacecastMetrics: sources.streams must be a function');
     this.#sources = sources;
-    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    // Event-loop lag (nodejs_eventloop_lag_*_seconds) is sampled by a timer every eventLoopMonitoringPrecision ms
+    // and each sample includes that interval: at prom-client's default of 10 an idle loop reads p99 ≈ 10 ms. At
+    // 1 ms the floor is ~1 ms, so the p99 is close to the real stall (a model run on the main thread shows up).
+    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 1 });
     this.#define();
   }
 
@@ -111,7 +130,7 @@ export class FacecastMetrics {
       }),
       formatHistogram({
         name: 'facecast_frame_latency_seconds',
-        help: 'Frame in (delivered by ingest) to frame out (its analysis ready), seconds, per analysed frame.',
+        help: "The camera's time of the frame (its timeline mapped to the server clock) to its analysis ready, seconds, per analysed frame; includes any ingest backlog.",
         bounds: LATENCY_BUCKETS,
         series: streams.flatMap((s): HistogramSeries[] => (s.latency ? [seriesOf(s.latency, { stream: s.id })] : [])),
       }),
@@ -199,14 +218,18 @@ export class FacecastMetrics {
     gauge('facecast_stream_state', 'The stream state: 1 for the current state, 0 for the others.', ['stream', 'state'], (set) => {
       for (const s of streams()) for (const st of STREAM_STATES) set({ stream: s.id, state: st }, s.status.state === st ? 1 : 0);
     });
+    gauge('facecast_ingest_lag_seconds', "How far behind the camera ingest is: the latest frame's arrival minus its time on the camera's timeline, seconds.", ['stream'], (set) => {
+      for (const s of streams()) set({ stream: s.id }, s.status.ingestLagMs / 1000);
+    });
     counter('facecast_frames_received_total', 'Frames decoded from the source.', ['stream'], (set) => {
       for (const s of streams()) set({ stream: s.id }, s.status.framesReceived);
     });
     counter('facecast_frames_processed_total', 'Frames analysed (faces detected or tracked).', ['stream'], (set) => {
       for (const s of streams()) set({ stream: s.id }, s.processed);
     });
-    counter('facecast_frames_dropped_total', 'Frames dropped: stage "analyze" (replaced by a newer frame before analysis took it), "encode" (live video encoder busy).', ['stream', 'stage'], (set) => {
+    counter('facecast_frames_dropped_total', 'Frames dropped: stage "ingest" (skipped undecoded to catch up with the camera), "analyze" (replaced by a newer frame before analysis took it), "encode" (live video encoder busy).', ['stream', 'stage'], (set) => {
       for (const s of streams()) {
+        set({ stream: s.id, stage: 'ingest' }, s.status.framesSkipped);
         set({ stream: s.id, stage: 'analyze' }, s.status.framesDropped);
         set({ stream: s.id, stage: 'encode' }, s.status.videoFramesDropped);
       }
@@ -232,6 +255,53 @@ export class FacecastMetrics {
         set({ stream: s.id, transport: 'whep' }, s.status.viewers);
         set({ stream: s.id, transport: 'socketio' }, s.socketio);
       }
+    });
+    const video = this.#sources.video;
+    if (video) {
+      counter('facecast_whep_sessions_closed_total', 'WHEP sessions ended, by reason: delete (DELETE), peer-timeout (no RTCP/STUN from the peer), dtls-closed, dtls-failed, ice-disconnected (consent lost), connection-failed, connection-closed, connect-timeout, shutdown.', ['reason'], (set) => {
+        for (const [reason, n] of Object.entries(video.sessionsClosed)) set({ reason }, n);
+      });
+      counter('facecast_keyframes_forced_total', 'Key frames forced for viewers (joins, PLI/FIR, viewers back from behind), at most one per second per broadcast.', ['stream'], (set) => {
+        for (const s of streams()) set({ stream: s.id }, video.keyframeCounts(s.id).forced);
+      });
+      counter('facecast_keyframe_requests_throttled_total', 'Key-frame requests that waited for the one-per-second throttle or the natural GOP (coalesced).', ['stream'], (set) => {
+        for (const s of streams()) set({ stream: s.id }, video.keyframeCounts(s.id).throttled);
+      });
+    }
+    this.#defineEvents(gauge, counter);
+  }
+  /** Events (src/events): read from EventService.stats() at scrape time; nothing when the server has none. */
+  #defineEvents(gauge: MetricDefiner, counter: MetricDefiner): void {
+    const stats = (): EventStats | undefined => this.#sources.events?.();
+    counter('facecast_events_total', 'Events made by the event rules, per rule and phase (fired, resolved).', ['rule', 'phase'], (set) => {
+      for (const r of stats()?.rules ?? []) {
+        set({ rule: r.rule, phase: 'fired' }, r.fired);
+        set({ rule: r.rule, phase: 'resolved' }, r.resolved);
+      }
+    });
+    counter('facecast_webhook_deliveries_total', 'Events delivered to a webhook target (2xx answer).', ['target'], (set) => {
+      for (const w of stats()?.webhooks ?? []) set({ target: w.id }, w.delivered);
+    });
+    counter('facecast_webhook_failures_total', 'Failed webhook attempts (network error, timeout, non-2xx); each retry counts.', ['target'], (set) => {
+      for (const w of stats()?.webhooks ?? []) set({ target: w.id }, w.failedAttempts);
+    });
+    counter('facecast_webhook_dropped_total', 'Events a webhook target gave up: reason "queue" (queue full, oldest dropped), "expired" (retry window over), "rejected" (4xx), "forbidden" (the SSRF policy).', ['target', 'reason'], (set) => {
+      for (const w of stats()?.webhooks ?? []) for (const [reason, v] of Object.entries(w.dropped)) set({ target: w.id, reason }, v);
+    });
+    gauge('facecast_webhook_queue_length', 'Events waiting for a webhook target (the one in flight included).', ['target'], (set) => {
+      for (const w of stats()?.webhooks ?? []) set({ target: w.id }, w.queued);
+    });
+    gauge('facecast_mqtt_connected', 'Whether the MQTT client is connected to the broker (1) or not (0; also without MQTT configured).', [], (set) => {
+      const m = stats()?.mqtt;
+      if (m) set({}, m.connected ? 1 : 0);
+    });
+    counter('facecast_mqtt_connects_total', 'Successful connections to the MQTT broker (the first and every reconnect).', [], (set) => {
+      const m = stats()?.mqtt;
+      if (m) set({}, m.connects);
+    });
+    counter('facecast_mqtt_events_dropped_total', 'Events dropped while the MQTT broker was unreachable (queue full).', [], (set) => {
+      const m = stats()?.mqtt;
+      if (m) set({}, m.eventsDropped);
     });
   }
 }

@@ -1,10 +1,11 @@
 /**
  * StreamRuntime: one camera, end to end — LiveSource → one-slot latest-frame mailbox → FrameAnalyzer loop.
  * Analysis never blocks ingest: while a frame is being analysed, newer frames replace each other in the mailbox
- * and are counted as dropped at stage 'analyze'. The runtime keeps the latest FrameRecord and the frame it was
+ * and are counted as dropped at stage 'analyze'. Latency is measured from the camera's timeline (LiveFrame
+ * `capturedAt`, see ingest/lag.ts), so a backlog in ingest shows in it instead of hiding before arrival. The runtime keeps the latest FrameRecord and the frame it was
  * computed from (for snapshots), and reports counters through status().
  *
- * The FaceEngine is injected and shared by every stream, so face crops of all cameras batch in its classifiers.
+ * The Engine is injected and shared by every stream, so face crops of all cameras batch in its classifiers.
  * Closing the runtime never closes the engine.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -12,7 +13,7 @@ import { AbortError, InvalidStateError, errorMessage, isFacecastError } from '..
 import { TypedEmitter } from '../core/emitter.js';
 import { Logger } from '../core/log.js';
 import type { FrameRecord } from '../core/records.js';
-import type { FaceEngine } from '../inference/engine.js';
+import type { Engine } from '../inference/api.js';
 import { LiveSource, RateMeter, type LiveFrame, type LiveSourceOptions, type LiveState } from '../ingest/live.js';
 import { FrameAnalyzer, type AnalyzerOptions } from './analyzer.js';
 import { HistogramCounts, LATENCY_BUCKETS } from '../core/stage-stats.js';
@@ -43,15 +44,24 @@ export interface StreamRuntimeStatus {
   inputFps: number;
   /** Frames analysed over the last second. */
   analysedFps: number;
-  /** Frame arrival → record ready, ms, EWMA (0 before the first record). */
+  /** Camera time of the frame (capturedAt) → record ready, ms, EWMA (0 before the first record): end to end. */
   latencyMs: number;
+  /** Frame arrival (delivered by ingest) → record ready, ms, EWMA: the pipeline's own part of latencyMs. */
+  processingMs: number;
+  /** How far behind the camera ingest is (the latest frame's delivery − its camera time), ms. */
+  ingestLagMs: number;
+  /** Time since the latest frame arrived, ms (0 before the first). */
+  sinceFrameMs: number;
   framesReceived: number;
   framesAnalysed: number;
   /** Frames replaced before analysis could take them (stage 'analyze'). */
   framesDropped: number;
+  /** Frames dropped undecoded by ingest to catch up with the camera (stage 'ingest'). */
+  framesSkipped: number;
   reconnects: number;
   /** Faces on the latest record. */
   faces: number;
+  /** The error that stopped frames or their analysis; cleared by the next frame analysed. */
   lastError?: string;
   /** Code of lastError: E_INPUT_* from ingest, or the engine's code for an analysis failure. */
   lastErrorCode?: string;
@@ -66,22 +76,25 @@ export class StreamRuntime extends TypedEmitter<StreamRuntimeEvents> implements 
   framesAnalysed = 0;
   /** Analysis failures (each also an `error` event). */
   analysisErrors = 0;
-  /** Frame arrival → record ready, seconds, one observation per analysed frame (metrics: frame latency). */
+  /** Camera time → record ready, seconds, one observation per analysed frame (metrics: frame latency). */
   readonly latency = new HistogramCounts(LATENCY_BUCKETS);
   #latest: FrameRecord | undefined;
   #latestFrame: LiveFrame | undefined;
   #latencyMs = 0;
+  #processingMs = 0;
   #lastError: string | undefined;
   #lastErrorCode: string | undefined;
+  /** performance.now() when lastError was set: only a frame received after it shows the stream is back. */
+  #lastErrorAt = 0;
   #analyzer: FrameAnalyzer | undefined;
   #loop: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
-  readonly #engine: FaceEngine;
+  readonly #engine: Engine;
   readonly #opts: StreamRuntimeOptions;
   readonly #meter = new RateMeter();
   readonly #ctl = new AbortController();
 
-  constructor(engine: FaceEngine, url: string, opts: StreamRuntimeOptions = {}) {
+  constructor(engine: Engine, url: string, opts: StreamRuntimeOptions = {}) {
     super();
     this.#engine = engine;
     this.#opts = opts;
@@ -92,6 +105,7 @@ export class StreamRuntime extends TypedEmitter<StreamRuntimeEvents> implements 
     this.source.on('error', (e) => {
       this.#lastError = this.source.lastError; // already redacted
       this.#lastErrorCode = this.source.lastErrorCode;
+      this.#lastErrorAt = performance.now();
       this.safeEmit('error', e);
     });
   }
@@ -128,9 +142,13 @@ export class StreamRuntime extends TypedEmitter<StreamRuntimeEvents> implements 
       inputFps: s.inputFps,
       analysedFps: this.#meter.rate(),
       latencyMs: this.#latencyMs,
+      processingMs: this.#processingMs,
+      ingestLagMs: s.lagMs,
+      sinceFrameMs: s.sinceFrameMs,
       framesReceived: s.framesReceived,
       framesAnalysed: this.framesAnalysed,
       framesDropped: s.framesDropped,
+      framesSkipped: s.framesSkipped,
       reconnects: s.reconnects,
       faces: this.#latest?.faces.length ?? 0,
       ...(lastError !== undefined ? { lastError } : {}),
@@ -178,13 +196,24 @@ export class StreamRuntime extends TypedEmitter<StreamRuntimeEvents> implements 
         this.analysisErrors++;
         this.#lastError = `analysis failed on frame ${frame.index}: ${errorMessage(e)}`;
         this.#lastErrorCode = isFacecastError(e) ? e.code : 'E_INTERNAL';
+        this.#lastErrorAt = performance.now();
         log.warn(`analyse() [stream:${this.id}] ${this.#lastError}`);
         this.safeEmit('error', e instanceof Error ? e : new Error(this.#lastError));
         continue;
       }
+      // A frame analysed: the source is back and analysis works, so the last error no longer describes the
+      // stream (issue 16: it stayed in the status, and on the dashboard, after the camera came back). Only a frame
+      // that arrived after the error: one still in analysis when the camera died says nothing about its return.
+      if (this.#lastError !== undefined && frame.receivedAt > this.#lastErrorAt) {
+        this.#lastError = undefined;
+        this.#lastErrorCode = undefined;
+      }
       const now = performance.now();
-      const latency = now - frame.receivedAt;
-      this.#latencyMs = this.framesAnalysed === 0 ? latency : this.#latencyMs + EWMA_ALPHA * (latency - this.#latencyMs);
+      const latency = now - frame.capturedAt;
+      const processing = now - frame.receivedAt;
+      const first = this.framesAnalysed === 0;
+      this.#latencyMs = first ? latency : this.#latencyMs + EWMA_ALPHA * (latency - this.#latencyMs);
+      this.#processingMs = first ? processing : this.#processingMs + EWMA_ALPHA * (processing - this.#processingMs);
       this.latency.observeMs(latency);
       this.framesAnalysed++;
       this.#meter.add(now);

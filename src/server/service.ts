@@ -5,8 +5,8 @@
 import type { GroupRecord } from '../core/records.js';
 import type { StreamConfig, StreamPatch } from './config.js';
 
-/** Lifecycle state of one stream's ingest/analysis. */
-export type StreamState = 'idle' | 'connecting' | 'streaming' | 'backoff' | 'stopped' | 'error';
+/** Lifecycle state of one stream's ingest/analysis (`stalled`: connected, no frame for the stall timeout). */
+export type StreamState = 'idle' | 'connecting' | 'streaming' | 'stalled' | 'backoff' | 'stopped' | 'error';
 
 /** Live counters of one stream, as reported by its runtime. */
 export interface StreamStatus {
@@ -17,8 +17,17 @@ export interface StreamStatus {
   analysedFps: number;
   /** Video frames per second sent to viewers, recent average (0 without viewers). */
   outputFps: number;
-  /** Capture-to-output latency, ms, recent average (0 when unknown). */
+  /**
+   * End-to-end latency: from when the camera made the frame (its timeline mapped to our clock) to its analysis
+   * being ready, ms, recent average (0 when unknown). Includes any backlog in ingest (ingestLagMs).
+   */
   latencyMs: number;
+  /** The pipeline's own part of latencyMs: frame delivered by ingest → analysis ready, ms, recent average. */
+  processingMs: number;
+  /** How far behind the camera ingest is: the latest frame's delivery minus its camera time, ms. */
+  ingestLagMs: number;
+  /** Time since the latest frame arrived, ms (0 before the first): a stall shows here before the state changes. */
+  sinceFrameMs: number;
   /** Connected viewers (WebRTC peers). */
   viewers: number;
   /** Faces on the latest analysed frame. */
@@ -27,6 +36,8 @@ export interface StreamStatus {
   framesReceived: number;
   /** Frames replaced before analysis could take them, since the stream started. */
   framesDropped: number;
+  /** Frames dropped undecoded by ingest to catch up with the camera (behind by more than maxLagMs). */
+  framesSkipped: number;
   /** Video frames not sent because the encoder was still busy with the previous one. */
   videoFramesDropped: number;
   /** The most recent error, credentials redacted; absent when none. */

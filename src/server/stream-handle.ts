@@ -1,38 +1,42 @@
 /**
  * The registry's StreamHandle for a real stream: a StreamRuntime (LiveSource → FrameAnalyzer) on the shared
- * FaceEngine, its status in the API's terms, the latest groups and an annotated snapshot. A config change that
+ * Engine, its status in the API's terms, the latest groups and an annotated snapshot. A config change that
  * affects ingest or analysis restarts the runtime; a name change does not.
  *
  * Video for viewers comes from the "view" source: the analysed source itself, or, when a `detectSource`
  * substream is configured (as NVRs offer), a second LiveSource on the main `source` — decoded in overlay mode (the
  * server draws on it), demuxed only in passthrough mode. The handle re-emits the view source's `frame` and
- * `packet` events, so broadcasts survive runtime restarts; packets are copied out of the demuxer only while
- * someone listens.
+ * `packet` events, so broadcasts survive runtime restarts. Both are tapped on the view source only while the
+ * handle itself has listeners: packets are then not copied out of the demuxer, and frames are not delivered off
+ * the analysis grid nor viewed as YUV — so a stream analysed at a low rate with no viewer decodes key frames only.
  */
-import { fileURLToPath } from 'node:url';
+import { parseSource } from '../core/source.js';
 import type { FrameRecord, GroupRecord } from '../core/records.js';
 import { TypedEmitter } from '../core/emitter.js';
-import { LiveSource, type LiveFrame, type LivePacket } from '../ingest/live.js';
-import type { FaceEngine } from '../inference/engine.js';
+import { LiveSource, type LiveFrame, type LivePacket, type LiveVideoFrame } from '../ingest/live.js';
+import type { Engine } from '../inference/api.js';
 import { StreamRuntime } from '../pipeline/stream.js';
 import { annotatedJpeg } from '../broadcast/snapshot.js';
+import { ffmpegLogScope } from '../ingest/ffmpeg-log.js';
 import { WHIP_SOURCE, type StreamConfig } from './config.js';
 import type { StreamHandle } from './registry.js';
 import type { WhipTarget } from '../ingest/whip/service.js';
 import type { StreamStatus } from './service.js';
 
 /** Keys whose change needs a new runtime. */
-const RESTART_KEYS = ['source', 'detectSource', 'rtspTransport', 'fps', 'detectEvery', 'zones', 'enabled', 'output'] as const;
+const RESTART_KEYS = ['source', 'detectSource', 'rtspTransport', 'fps', 'detectEvery', 'maxLagMs', 'zones', 'enabled', 'output'] as const;
 
+/** What LiveSource opens: file URLs as paths; everything else as written (the opener parses it the same way). */
 function sourceUrl(source: string): string {
-  return source.startsWith('file://') ? fileURLToPath(source) : source;
+  const p = parseSource(source);
+  return p.kind === 'file' ? p.path : source;
 }
 
 export interface RuntimeHandleEvents {
   /** Every analysed frame of the stream, across runtime restarts (config changes, re-enabling). */
   record: [record: FrameRecord];
-  /** Every ingested frame of the view source (valid during the call only; see LiveSource `frame`). */
-  frame: [frame: LiveFrame];
+  /** Every ingested frame of the view source as YUV (valid during the call only; see LiveSource `frame`). */
+  frame: [frame: LiveVideoFrame];
   /** Every compressed packet of the view source, while someone listens (passthrough). */
   packet: [packet: LivePacket];
   /** The stream was removed (the registry closed its handle). */
@@ -50,26 +54,34 @@ export interface VideoStatus {
 
 export class RuntimeHandle extends TypedEmitter<RuntimeHandleEvents> implements StreamHandle, WhipTarget {
   readonly id: string;
-  readonly #engine: FaceEngine;
+  readonly #engine: Engine;
   #config: StreamConfig;
+  #logScope: Disposable | undefined;
   #runtime: StreamRuntime | undefined;
   /** The main stream when analysis runs on a detect substream; undefined otherwise. */
   #view: LiveSource | undefined;
   #tapped: LiveSource | undefined;
+  #frameTapped: LiveSource | undefined;
 
   readonly #video: () => VideoStatus;
   /** WHIP streams: the current publisher's feed (an SDP file) and its key-frame control, while one publishes. */
   #whip: { sdpPath: string; control: { requestKeyframe(): void } } | undefined;
-  readonly #onFrame = (f: LiveFrame): void => void this.safeEmit('frame', f);
+  readonly #onFrame = (f: LiveVideoFrame): void => void this.safeEmit('frame', f);
   readonly #onPacket = (p: LivePacket): void => void this.safeEmit('packet', p);
 
   /** privacy.blurFaces: snapshots blurred; a passthrough view source is decoded anyway (video is re-encoded). */
   readonly #blurFaces: boolean;
+  /** security.sources.followRedirects: false makes http(s) sources refuse redirects. */
+  readonly #followRedirects: boolean;
+  /** The config's `ingest` section (skip-ahead bound, stall timeout); a stream's maxLagMs overrides the bound. */
+  readonly #ingest: { maxLagMs?: number; stallTimeoutMs?: number };
 
   /** `video`: what the video service (which owns the viewers) reports about this stream. */
-  constructor(engine: FaceEngine, config: StreamConfig, opts: { video?: () => VideoStatus; blurFaces?: boolean } = {}) {
+  constructor(engine: Engine, config: StreamConfig, opts: { video?: () => VideoStatus; blurFaces?: boolean; followRedirects?: boolean; ingest?: { maxLagMs?: number; stallTimeoutMs?: number } } = {}) {
     super();
     this.#blurFaces = opts.blurFaces === true;
+    this.#followRedirects = opts.followRedirects !== false;
+    this.#ingest = opts.ingest ?? {};
     this.id = config.id;
     this.#video = opts.video ?? (() => ({ viewers: 0, fps: 0, dropped: 0 }));
     this.#engine = engine;
@@ -108,6 +120,11 @@ export class RuntimeHandle extends TypedEmitter<RuntimeHandleEvents> implements 
     return this.#config;
   }
 
+  /** Zones outlined by the server overlay (broadcast VideoFeed). */
+  zones(): StreamConfig['zones'] {
+    return this.#config.zones;
+  }
+
   /** The running runtime, undefined while stopped: metrics read its counters (they restart with it). */
   get runtime(): StreamRuntime | undefined {
     return this.#runtime;
@@ -124,41 +141,50 @@ export class RuntimeHandle extends TypedEmitter<RuntimeHandleEvents> implements 
       if (!this.#whip) return; // a publish point with nobody publishing: idle
       url = this.#whip.sdpPath;
     }
+    const ingest = { maxLagMs: c.maxLagMs ?? this.#ingest.maxLagMs, stallTimeoutMs: this.#ingest.stallTimeoutMs };
     const r = new StreamRuntime(this.#engine, url, {
       id: c.id,
-      source: { fps: c.fps, rtspTransport: c.rtspTransport },
+      source: { fps: c.fps, rtspTransport: c.rtspTransport, followRedirects: this.#followRedirects, ...ingest },
       analyzer: { detectEvery: c.detectEvery, zones: c.zones },
     });
     // Consumers (live data, video) subscribe to the handle, which outlives its runtimes.
     r.on('record', (rec) => this.safeEmit('record', rec));
     this.#runtime = r.start();
+    // libav's log lines carry this stream's id while it is the only one running (ingest/ffmpeg-log.ts).
+    this.#logScope = ffmpegLogScope(c.id);
     if (c.detectSource !== undefined && c.source !== WHIP_SOURCE) {
       const decode = c.output.mode !== 'passthrough' || this.#blurFaces;
-      this.#view = new LiveSource(sourceUrl(c.source), { rtspTransport: c.rtspTransport, decode, delivery: 'events' }).start();
+      this.#view = new LiveSource(sourceUrl(c.source), { rtspTransport: c.rtspTransport, followRedirects: this.#followRedirects, ...ingest, decode, delivery: 'events' }).start();
     }
     const view = this.viewSource;
-    view?.on('frame', this.#onFrame);
-    this.#syncPacketTap();
+    this.#syncTaps();
   }
 
-  /** Packets are copied out of the demuxer only while the handle has `packet` listeners. */
-  #syncPacketTap(): void {
-    const want = this.listenerCount('packet') > 0 ? this.viewSource : undefined;
-    if (want === this.#tapped) return;
-    this.#tapped?.off('packet', this.#onPacket);
-    want?.on('packet', this.#onPacket);
-    this.#tapped = want;
+  /** The view source is listened to for `packet` / `frame` only while the handle has listeners of that event. */
+  #syncTaps(): void {
+    const packets = this.listenerCount('packet') > 0 ? this.viewSource : undefined;
+    if (packets !== this.#tapped) {
+      this.#tapped?.off('packet', this.#onPacket);
+      packets?.on('packet', this.#onPacket);
+      this.#tapped = packets;
+    }
+    const frames = this.listenerCount('frame') > 0 ? this.viewSource : undefined;
+    if (frames !== this.#frameTapped) {
+      this.#frameTapped?.off('frame', this.#onFrame);
+      frames?.on('frame', this.#onFrame);
+      this.#frameTapped = frames;
+    }
   }
 
   override on<K extends keyof RuntimeHandleEvents>(event: K, listener: (...args: RuntimeHandleEvents[K]) => void): this {
     super.on(event, listener);
-    if (event === 'packet') this.#syncPacketTap();
+    if (event === 'packet' || event === 'frame') this.#syncTaps();
     return this;
   }
 
   override off<K extends keyof RuntimeHandleEvents>(event: K, listener: (...args: RuntimeHandleEvents[K]) => void): this {
     super.off(event, listener);
-    if (event === 'packet') this.#syncPacketTap();
+    if (event === 'packet' || event === 'frame') this.#syncTaps();
     return this;
   }
 
@@ -167,8 +193,12 @@ export class RuntimeHandle extends TypedEmitter<RuntimeHandleEvents> implements 
     const view = this.#view;
     this.#runtime = undefined;
     this.#view = undefined;
+    this.#logScope?.[Symbol.dispose]();
+    this.#logScope = undefined;
     this.#tapped?.off('packet', this.#onPacket);
     this.#tapped = undefined;
+    this.#frameTapped?.off('frame', this.#onFrame);
+    this.#frameTapped = undefined;
     await Promise.all([r?.close(), view?.close()]);
   }
 
@@ -193,7 +223,7 @@ export class RuntimeHandle extends TypedEmitter<RuntimeHandleEvents> implements 
   status(): StreamStatus {
     const r = this.#runtime;
     const v = this.#video();
-    if (!r) return { state: this.#config.enabled && this.acceptsWhip ? 'idle' : 'stopped', inputFps: 0, analysedFps: 0, outputFps: 0, latencyMs: 0, viewers: v.viewers, faces: 0, framesReceived: 0, framesDropped: 0, videoFramesDropped: v.dropped };
+    if (!r) return { state: this.#config.enabled && this.acceptsWhip ? 'idle' : 'stopped', inputFps: 0, analysedFps: 0, outputFps: 0, latencyMs: 0, processingMs: 0, ingestLagMs: 0, sinceFrameMs: 0, viewers: v.viewers, faces: 0, framesReceived: 0, framesDropped: 0, framesSkipped: 0, videoFramesDropped: v.dropped };
     const s = r.status();
     const out: StreamStatus = {
       state: s.state === 'closed' ? 'stopped' : s.state,
@@ -201,10 +231,14 @@ export class RuntimeHandle extends TypedEmitter<RuntimeHandleEvents> implements 
       analysedFps: s.analysedFps,
       outputFps: v.fps,
       latencyMs: s.latencyMs,
+      processingMs: s.processingMs,
+      ingestLagMs: s.ingestLagMs,
+      sinceFrameMs: s.sinceFrameMs,
       viewers: v.viewers,
       faces: s.faces,
       framesReceived: s.framesReceived,
       framesDropped: s.framesDropped,
+      framesSkipped: s.framesSkipped,
       videoFramesDropped: v.dropped,
     };
     if (s.lastError) out.lastError = s.lastError;
@@ -219,7 +253,7 @@ export class RuntimeHandle extends TypedEmitter<RuntimeHandleEvents> implements 
   async snapshot(): Promise<Uint8Array | undefined> {
     const frame = this.#runtime?.latestFrame;
     if (!frame) return undefined;
-    return annotatedJpeg(frame.image, this.#runtime?.latestRecord, 80, { blurFaces: this.#blurFaces });
+    return annotatedJpeg(frame.image, this.#runtime?.latestRecord, 80, { blurFaces: this.#blurFaces, zones: this.#config.zones });
   }
 
   async update(config: StreamConfig): Promise<void> {

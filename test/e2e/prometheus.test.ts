@@ -41,6 +41,7 @@ test('Prometheus scrapes facecast serve: group emotion, fps and latency histogra
   const { base, stderr } = server;
   let browser: Browser | undefined;
   let prom: PrometheusServer | undefined;
+  let code: Awaited<ReturnType<typeof server.stop>> | undefined;
   try {
     let metricsUrl = '';
     for (let i = 0; i < 50 && !metricsUrl; i++) {
@@ -79,7 +80,7 @@ test('Prometheus scrapes facecast serve: group emotion, fps and latency histogra
     // The stream
     assert.equal(only(await q('facecast_stream_up{stream="demo"}'), 'up'), 1);
     assert.equal(only(await q('facecast_stream_state{stream="demo",state="streaming"}'), 'state'), 1);
-    assert.equal((await q('facecast_stream_state{stream="demo"}')).length, 6, 'one series per state');
+    assert.equal((await q('facecast_stream_state{stream="demo"}')).length, 7, 'one series per state');
     assert.ok(only(await q('facecast_faces{stream="demo"}'), 'faces') >= 1);
     assert.equal(only(await q('facecast_viewers{stream="demo",transport="whep"}'), 'whep viewers'), 1);
     assert.equal(only(await q('facecast_viewers{stream="demo",transport="socketio"}'), 'socket.io viewers'), 1);
@@ -90,7 +91,11 @@ test('Prometheus scrapes facecast serve: group emotion, fps and latency histogra
     assert.ok(fpsIn > 15 && fpsIn < 35, `input ${fpsIn} fps`);
     assert.ok(fpsOut > 2 && fpsOut <= fpsIn + 1, `analysed ${fpsOut} fps (input ${fpsIn})`);
     const dropped = await q('facecast_frames_dropped_total{stream="demo"}');
-    assert.deepEqual(dropped.map((s) => s.metric.stage).sort(), ['analyze', 'encode']);
+    assert.deepEqual(dropped.map((s) => s.metric.stage).sort(), ['analyze', 'encode', 'ingest']);
+    // The demo is a file played in real time: never skipped, and never behind its own pacing by a second.
+    assert.equal(dropped.find((s) => s.metric.stage === 'ingest')?.value, 0);
+    const lag = only(await q('facecast_ingest_lag_seconds{stream="demo"}'), 'ingest lag');
+    assert.ok(lag >= 0 && lag < 1, `ingest lag ${lag} s`);
 
     // Group emotion: the scene's distribution over the seven emotions, a probability distribution
     const emotion = await q('facecast_group_emotion_ratio{stream="demo",group="scene"}');
@@ -170,7 +175,8 @@ test('Prometheus scrapes facecast serve: group emotion, fps and latency histogra
   } finally {
     await browser?.close();
     await prom?.close();
-    const code = await server.stop();
-    assert.equal(code, 0, `serve exit code; stderr: ${stderr().slice(-1500)}`);
+    code = await server.stop();
   }
+  // After the finally, not in it: a failed assertion in finally would replace the test's real failure.
+  assert.equal(code, 0, `serve exit code; stderr: ${stderr().slice(-1500)}`);
 });

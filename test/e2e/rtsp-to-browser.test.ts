@@ -37,6 +37,7 @@ test('RTSP camera → facecast serve → annotated WebRTC video in Chromium and 
   const { base } = server;
   const stderr = server.stderr;
   let browser: Browser | undefined;
+  let code: Awaited<ReturnType<typeof server.stop>> | undefined;
   try {
     // socket.io: faces of the camera arrive with sane values
     const live = io(base, { transports: ['websocket'], reconnection: false });
@@ -113,7 +114,8 @@ test('RTSP camera → facecast serve → annotated WebRTC video in Chromium and 
     assert.deepEqual(errors, []);
   } finally {
     await browser?.close();
-    const code = await server.stop();
-    assert.equal(code, 0, `serve exit code; stderr: ${stderr().slice(-1500)}`);
+    code = await server.stop();
   }
+  // After the finally, not in it: a failed assertion in finally would replace the test's real failure.
+  assert.equal(code, 0, `serve exit code; stderr: ${stderr().slice(-1500)}`);
 });

@@ -33,6 +33,7 @@ test('WHIP: a Chromium webcam goes live, viewers get annotated video and faces; 
   const { base } = server;
   let publisher: Browser | undefined;
   let viewer: Browser | undefined;
+  let exit: Awaited<ReturnType<typeof server.stop>> | undefined;
   try {
     const status = async () => ((await (await fetch(`${base}/api/streams/desk`)).json()) as { status: { state: string; viewers: number; inputFps: number } }).status;
     assert.equal((await status()).state, 'idle', 'a WHIP stream is idle until someone publishes');
@@ -137,7 +138,8 @@ test('WHIP: a Chromium webcam goes live, viewers get annotated video and faces; 
   } finally {
     await publisher?.close();
     await viewer?.close();
-    const exit = await server.stop();
-    assert.equal(exit, 0, `serve exit code; stderr: ${server.stderr().slice(-2000)}`);
+    exit = await server.stop();
   }
+  // After the finally, not in it: a failed assertion in finally would replace the test's real failure.
+  assert.equal(exit, 0, `serve exit code; stderr: ${server.stderr().slice(-2000)}`);
 });

@@ -94,6 +94,14 @@ export class RtspTestServer implements AsyncDisposable {
     await exited;
   }
 
+  /**
+   * Freezes the server (SIGSTOP: like a camera that hangs with its TCP connection open — no data, no FIN), or
+   * lets it go on (SIGCONT). stop() still kills a frozen server.
+   */
+  freeze(frozen = true): void {
+    this.#proc?.kill(frozen ? 'SIGSTOP' : 'SIGCONT');
+  }
+
   [Symbol.asyncDispose](): Promise<void> {
     return this.stop();
   }

@@ -6,7 +6,7 @@
 import sharp from 'sharp';
 import type { Box } from '../../src/core/types.ts';
 import { makeClip } from '../../src/ingest/testmedia.ts';
-import type { FaceEngine } from '../../src/inference/engine.ts';
+import type { Engine } from '../../src/inference/api.ts';
 import { samplePhoto } from './photos.ts';
 
 export interface Sprite {
@@ -54,7 +54,7 @@ function paste(rgb: Uint8Array, w: number, h: number, s: Buffer, size: number, p
 }
 
 /** Measures each sprite's face box with the detector (sprite alone, centred on the background). */
-export async function measureSprites(engine: FaceEngine, sprites: Buffer[], size: number): Promise<Sprite[]> {
+export async function measureSprites(engine: Engine, sprites: Buffer[], size: number): Promise<Sprite[]> {
   const out: Sprite[] = [];
   const { width: w, height: h } = CLIP;
   for (const s of sprites) {
@@ -79,7 +79,7 @@ export const PATHS: Path[] = [
 ];
 
 /** Writes the clip and returns per-frame ground truth (ids = path index + 1). */
-export async function makeSyntheticClip(path: string, sprites: Sprite[]): Promise<{ id: number; box: Box }[][]> {
+export async function makeSyntheticClip(path: string, sprites: Sprite[], opts: { profile?: 'baseline' | 'main' | 'high'; bframes?: number } = {}): Promise<{ id: number; box: Box }[][]> {
   const { width: w, height: h, fps, seconds } = CLIP;
   const gt: { id: number; box: Box }[][] = [];
   await makeClip(path, {
@@ -87,6 +87,8 @@ export async function makeSyntheticClip(path: string, sprites: Sprite[]): Promis
     height: h,
     fps,
     seconds,
+    ...(opts.profile ? { profile: opts.profile } : {}),
+    ...(opts.bframes !== undefined ? { bframes: opts.bframes } : {}),
     frame: (i, rgb) => {
       background(rgb, w, h);
       const t = i / fps;

@@ -13,7 +13,7 @@ import { VideoSource } from '../../src/ingest/video.ts';
 import { Mp4Writer } from '../../src/broadcast/exports/mp4.ts';
 import { RuntimeHandle } from '../../src/server/stream-handle.ts';
 import { StreamConfigSchema } from '../../src/server/config.ts';
-import type { LiveFrame, LivePacket } from '../../src/ingest/live.ts';
+import type { LivePacket, LiveVideoFrame } from '../../src/ingest/live.ts';
 import { loadSprites, makeSyntheticClip, measureSprites } from '../helpers/synthetic.ts';
 import { until } from '../helpers/wait.ts';
 
@@ -43,7 +43,7 @@ test('overlay mode: analysis on the 320-px substream, 640-px main frames for the
   const h = new RuntimeHandle(engine, StreamConfigSchema.parse({ id: 'nvr', source: main, detectSource: sub }));
   try {
     const widths = new Set<number>();
-    h.on('frame', (f: LiveFrame) => widths.add(f.image.width));
+    h.on('frame', (f: LiveVideoFrame) => widths.add(f.yuv.width));
     await until(() => (h.latestRecord?.faces.length ?? 0) >= 2, 20000, 'a record with faces');
     await until(() => widths.size > 0, 5000, 'a main-stream frame');
     assert.equal(h.latestRecord?.width, 320, 'the detector ran on the substream');

@@ -143,11 +143,26 @@ test('the same face gives close descriptors from two crops, a different face a d
   assert.ok(same > other + 0.1, `same ${same.toFixed(3)} vs other ${other.toFixed(3)}`);
 });
 
-test('CUDA requested without CUDA binaries falls back to the CPU', async () => {
+test('CUDA is found by trying: without its provider library a CUDA request falls back to the CPU and says why', async () => {
   const store = new ModelStore();
   const r = await store.resolve(getModel(loadManifest(), 'emotion'));
   await using s = await OnnxSession.create('emotion', r.onnxPath, { provider: 'cuda' });
+  // onnxruntime-node loads CUDA from libonnxruntime_providers_cuda.so next to its binding (installed only by its
+  // CUDA postinstall); where that exists, a CUDA session must be taken instead.
+  const { existsSync } = await import('node:fs');
+  const { createRequire } = await import('node:module');
+  const { dirname, join } = await import('node:path');
+  const bin = join(dirname(createRequire(import.meta.url).resolve('onnxruntime-node/package.json')), 'bin', 'napi-v6', process.platform, process.arch);
+  if (existsSync(join(bin, 'libonnxruntime_providers_cuda.so'))) {
+    assert.equal(s.provider, 'cuda', `CUDA library present but not taken: ${s.fallbackReason}`);
+    assert.equal(s.fallbackReason, undefined);
+    return;
+  }
   assert.equal(s.provider, 'cpu');
+  // onnxruntime's own reason, not a guess from listSupportedBackends(): here its CUDA provider library is missing.
+  assert.match(s.fallbackReason ?? '', /^CUDA execution provider failed: .*ExecutionProvider_Cuda.*Failed to load shared library/);
+  await using plain = await OnnxSession.create('emotion', r.onnxPath);
+  assert.equal(plain.fallbackReason, undefined, 'no reason when CUDA was not asked for');
 });
 
 test('loadImage() errors carry codes: missing, empty and corrupt files', async () => {
@@ -161,6 +176,14 @@ test('loadImage() errors carry codes: missing, empty and corrupt files', async (
   await assert.rejects(loadImage(join(dir, 'empty.jpg')), (e: unknown) => e instanceof InputError && e.code === 'E_INPUT_UNREADABLE');
   await assert.rejects(loadImage(join(dir, 'bad.jpg')), (e: unknown) => e instanceof InputError && e.code === 'E_INPUT_UNREADABLE');
   await assert.rejects(decodeImage(new Uint8Array([0xff, 0xd8, 0xff])), (e: unknown) => e instanceof InputError && e.code === 'E_INPUT_UNREADABLE');
+});
+
+test('a CUDA engine in the worker reports the CPU fallback and its reason to the main thread', async () => {
+  const { WorkerEngine } = await import('../../src/inference/worker/client.ts');
+  await using w = await WorkerEngine.create({ provider: 'cuda', noDetector: true });
+  if (w.provider === 'cuda') return; // a machine with CUDA: covered by the session test above
+  assert.equal(w.provider, 'cpu');
+  assert.match(w.fallbackReason ?? '', /^CUDA execution provider failed: /);
 });
 
 test('engine.close() is idempotent and later calls fail with InvalidStateError', async () => {

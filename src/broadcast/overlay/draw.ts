@@ -1,14 +1,24 @@
 /**
- * Drawing straight into an interleaved RGB frame: rectangles, translucent fills and glyph-atlas text.
- * Everything clips to the image and allocates nothing, so it can run on every frame.
+ * Drawing straight into a frame: rectangles, translucent fills and glyph-atlas text, on interleaved RGB (the
+ * MP4 export, snapshots) or on yuv420p planes (live video: yuv-draw.ts). Everything clips to the image and
+ * allocates nothing, so it can run on every frame.
  */
-import type { RgbImage } from '../../core/types.js';
+import type { RgbImage, YuvImage } from '../../core/types.js';
 import type { GlyphAtlas } from './font.js';
+import { drawTextYuv, fillRectYuv } from './yuv-draw.js';
 
 export type Rgb = readonly [number, number, number];
 
+/** What the overlay draws on: an interleaved RGB image or a yuv420p picture. */
+export type Picture = RgbImage | YuvImage;
+
+export function isYuv(img: Picture): img is YuvImage {
+  return 'y' in img;
+}
+
 /** Fills [x0,x1)×[y0,y1) blending `alpha` (0..1) of `c` over the image. */
-export function fillRect(img: RgbImage, x: number, y: number, w: number, h: number, c: Rgb, alpha = 1): void {
+export function fillRect(img: Picture, x: number, y: number, w: number, h: number, c: Rgb, alpha = 1): void {
+  if (isYuv(img)) return fillRectYuv(img, x, y, w, h, c, alpha);
   const x0 = Math.max(0, Math.round(x));
   const y0 = Math.max(0, Math.round(y));
   const x1 = Math.min(img.width, Math.round(x + w));
@@ -35,7 +45,7 @@ export function fillRect(img: RgbImage, x: number, y: number, w: number, h: numb
 }
 
 /** Rectangle outline of `t` pixels drawn inside the box. */
-export function strokeRect(img: RgbImage, x: number, y: number, w: number, h: number, t: number, c: Rgb): void {
+export function strokeRect(img: Picture, x: number, y: number, w: number, h: number, t: number, c: Rgb): void {
   fillRect(img, x, y, w, t, c);
   fillRect(img, x, y + h - t, w, t, c);
   fillRect(img, x, y + t, t, h - 2 * t, c);
@@ -43,7 +53,8 @@ export function strokeRect(img: RgbImage, x: number, y: number, w: number, h: nu
 }
 
 /** Draws `text` with its top-left corner at (x, y), blending glyph coverage with colour `c`. */
-export function drawText(img: RgbImage, atlas: GlyphAtlas, text: string, x: number, y: number, c: Rgb): void {
+export function drawText(img: Picture, atlas: GlyphAtlas, text: string, x: number, y: number, c: Rgb): void {
+  if (isYuv(img)) return drawTextYuv(img, atlas, text, x, y, c);
   const cw = atlas.cellWidth;
   const lh = atlas.lineHeight;
   const cov = atlas.coverage;

@@ -5,11 +5,12 @@
  *                                   overlay: boxes burnt into the video, or clean video (passthrough when the
  *                                   camera sends H.264) for the page to draw on; default from output.mode
  *   DELETE /whep/:stream/:session   → 204
- * Errors are HttpErrors, rendered as JSON by the app's error handler (400 bad SDP, 404 unknown stream or
- * session, 413 too large, 415 not application/sdp).
+ * Errors are HttpErrors, rendered as JSON by the app's error handler (400 bad SDP or E_UNSUPPORTED_CODEC: no
+ * offered H.264 profile fits the video, 404 unknown stream or session, 413 too large, 415 not application/sdp,
+ * 503 camera profile not known yet for a passthrough that cannot fall back to an encode).
  */
 import express, { Router, type RequestHandler } from 'express';
-import { HttpError } from '../../server/http-errors.js';
+import { HttpError } from '../../core/http-errors.js';
 import type { WhepService } from './whep.js';
 
 /** An SDP offer is a few KB; anything near this is not one. */

@@ -175,3 +175,22 @@ test('Batcher is correct under many concurrent callers with random cancellation'
   assert.ok(Math.max(...b.stats.sizes.map((c, size) => (c > 0 ? size : 0))) <= 5);
   await b.close();
 });
+
+test('Batcher holds one abort listener per signal however many items share it, and none once they settle', async () => {
+  const { EventEmitter } = await import('node:events');
+  const listeners = (t: EventTarget): number => EventEmitter.getEventListeners(t, 'abort').length;
+  const runs: number[][] = [];
+  const b = new Batcher({ name: 't', maxBatch: 4, maxWaitMs: 5, run: doubling(runs, 5) });
+  const ac = new AbortController();
+  const items = Array.from({ length: 30 }, (_, i) => b.submit(i, ac.signal));
+  assert.equal(listeners(ac.signal), 1);
+  assert.equal((await Promise.all(items)).length, 30);
+  assert.equal(listeners(ac.signal), 0);
+  // Aborting still cancels every queued item of that signal.
+  const more = Array.from({ length: 12 }, (_, i) => b.submit(i, ac.signal).catch((e: unknown) => e));
+  ac.abort();
+  const settled = await Promise.all(more);
+  assert.ok(settled.filter((r) => r instanceof AbortError).length >= 8);
+  assert.equal(listeners(ac.signal), 0);
+  await b.close();
+});

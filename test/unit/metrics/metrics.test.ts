@@ -15,7 +15,7 @@ function group(id: string, kind: GroupRecord['kind'], emotion: number[], faceCou
 }
 
 function status(over: Partial<StreamStatus> = {}): StreamStatus {
-  return { state: 'streaming', inputFps: 25, analysedFps: 20, outputFps: 0, latencyMs: 40, viewers: 2, faces: 3, framesReceived: 100, framesDropped: 7, videoFramesDropped: 1, ...over };
+  return { state: 'streaming', inputFps: 25, analysedFps: 20, outputFps: 0, latencyMs: 40, processingMs: 10, ingestLagMs: 120, sinceFrameMs: 30, viewers: 2, faces: 3, framesReceived: 100, framesDropped: 7, framesSkipped: 12, videoFramesDropped: 1, ...over };
 }
 
 function stream(id: string, over: Partial<StreamStatus> = {}, groups: GroupRecord[] = []): MetricsStream {
@@ -59,6 +59,9 @@ test('render() reports streams, groups, viewers, drops and histograms from the s
   assert.equal(v.get('facecast_frames_processed_total{stream="off"}'), 0);
   assert.equal(v.get('facecast_frames_dropped_total{stream="lobby",stage="analyze"}'), 7);
   assert.equal(v.get('facecast_frames_dropped_total{stream="lobby",stage="encode"}'), 1);
+  assert.equal(v.get('facecast_frames_dropped_total{stream="lobby",stage="ingest"}'), 12, 'skip-ahead drops');
+  assert.equal(v.get('facecast_ingest_lag_seconds{stream="lobby"}'), 0.12);
+  assert.equal(v.get('facecast_stream_state{stream="lobby",state="stalled"}'), 0, 'stalled is one of the states');
   assert.equal(v.get('facecast_stream_reconnects_total{stream="lobby"}'), 2);
   assert.equal(v.get('facecast_faces{stream="lobby"}'), 3);
   assert.equal(v.get('facecast_viewers{stream="lobby",transport="whep"}'), 2);
@@ -123,7 +126,7 @@ test('/metrics over HTTP: bearer token required when configured (401 + WWW-Authe
 });
 
 test('render(): facecast_instance_info names the instance, facecast_stream_owned lists its streams, camera groups come under stream="_groups"', async () => {
-  const stream = { id: 'cam1', status: () => ({ state: 'streaming' as const, inputFps: 0, analysedFps: 0, outputFps: 0, latencyMs: 0, viewers: 0, faces: 2, framesReceived: 0, framesDropped: 0, videoFramesDropped: 0 }), runtime: undefined, groups: () => [] };
+  const stream = { id: 'cam1', status: () => ({ state: 'streaming' as const, inputFps: 0, analysedFps: 0, outputFps: 0, latencyMs: 0, processingMs: 0, ingestLagMs: 0, sinceFrameMs: 0, viewers: 0, faces: 2, framesReceived: 0, framesDropped: 0, framesSkipped: 0, videoFramesDropped: 0 }), runtime: undefined, groups: () => [] };
   const m = new FacecastMetrics(
     { streams: () => [stream], instanceId: 'pod-a', cameraGroups: () => [{ id: 'room', faceCount: 5, emotion: [0, 0, 0, 0.5, 0, 0, 0.5], valence: 0.3, arousal: 0.1, cohesion: 0.8 }] },
     { defaultMetrics: false },

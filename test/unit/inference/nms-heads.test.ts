@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { iou, nms } from '../../../src/pipeline/nms.ts';
-import { ageResult, emotionProbs, maleProbability, raceProbs, softmax, genderResult, normaliseDescriptor } from '../../../src/pipeline/heads.ts';
-import { makeAnchors } from '../../../src/pipeline/detect.ts';
-import { faceRegion, rollAngle } from '../../../src/pipeline/align.ts';
+import { iou, nms } from '../../../src/inference/nms.ts';
+import { ageResult, emotionProbs, maleProbability, raceProbs, softmax, genderResult, normaliseDescriptor } from '../../../src/inference/heads.ts';
+import { makeAnchors } from '../../../src/inference/detect.ts';
+import { faceRegion, rollAngle } from '../../../src/inference/align.ts';
 import type { Detection } from '../../../src/core/types.ts';
 
 const det = (x: number, y: number, w: number, h: number, score: number): Detection => ({ box: { x, y, w, h }, score, keypoints: [{ x: x + w * 0.3, y: y + h * 0.4 }, { x: x + w * 0.7, y: y + h * 0.4 }] });

@@ -5,10 +5,10 @@
  * messages, camera URLs) never leak.
  */
 import type { ErrorRequestHandler, RequestHandler } from 'express';
-import { isFacecastError } from '../core/errors.js';
-import type { ErrorCode } from '../core/errors.js';
-import { Logger } from '../core/log.js';
-import { redactUrls } from './config.js';
+import { isFacecastError } from './errors.js';
+import type { ErrorCode } from './errors.js';
+import { Logger } from './log.js';
+import { redactUrls } from './redact.js';
 
 /** Codes of the server layer (core's ErrorCode stays about the engine and pipeline). */
 export type HttpErrorCode =
@@ -54,6 +54,7 @@ export class HttpError extends Error {
  * - E_INVALID_STATE → 409 (the resource is closing or closed: the request conflicts with its state).
  * - E_ABORTED → 503 (the server is shutting down; retrying elsewhere or later may work).
  * - Model, manifest and inference errors are the server's → 500.
+ * - E_ENGINE_CRASHED → 503: the inference worker is being restarted; a retry soon should work.
  */
 const STATUS: Record<ResponseErrorCode, number> = {
   E_VALIDATION: 400,
@@ -74,6 +75,7 @@ const STATUS: Record<ResponseErrorCode, number> = {
   E_INPUT_UNREADABLE: 422,
   E_UNAVAILABLE: 503,
   E_ABORTED: 503,
+  E_ENGINE_CRASHED: 503,
   E_MANIFEST_INVALID: 500,
   E_MODEL_NOT_FOUND: 500,
   E_MODEL_SOURCE_MISSING: 500,
@@ -83,6 +85,8 @@ const STATUS: Record<ResponseErrorCode, number> = {
   E_MODEL_IO_MISMATCH: 500,
   E_INFERENCE_RUN: 500,
   E_INFERENCE_EP_UNAVAILABLE: 500,
+  E_IO: 500,
+  E_LISTEN: 500,
   E_INTERNAL: 500,
 };
 
@@ -131,6 +135,15 @@ export function toErrorResponse(e: unknown): { status: number; body: ErrorBody; 
         // Other body-parser errors (aborted request, bad length) are 4xx client errors too.
         if (e.status !== undefined && e.status >= 400 && e.status < 500) return make('E_VALIDATION', e.message);
     }
+  }
+  // Errors marked the http-errors way as the client's (status 4xx, expose) without a body-parser `type`: e.g. a
+  // body declared gzip that is not (zlib's Z_DATA_ERROR, wrapped by body-parser with status 400).
+  const marked = e as { status?: unknown; expose?: unknown; message?: unknown } | null;
+  if (typeof marked === 'object' && marked !== null && marked.expose === true && typeof marked.status === 'number' && marked.status >= 400 && marked.status < 500) {
+    const what = typeof marked.message === 'string' ? marked.message : 'bad request';
+    if (marked.status === 413) return make('E_PAYLOAD_TOO_LARGE', 'request body too large');
+    if (marked.status === 415) return make('E_UNSUPPORTED_MEDIA_TYPE', what);
+    return make('E_VALIDATION', `unreadable request body: ${what}`);
   }
   // express's router: a path parameter that is not valid percent-encoding (e.g. /api/streams/%) is a URIError
   // with status 400 — the client's mistake, not the server's.

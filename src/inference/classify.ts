@@ -6,10 +6,10 @@
  * augmentation each face is also run mirrored and the outputs averaged, which steadies the small FER model.
  */
 import type { Detection, FaceAttributes, RgbImage } from '../core/types.js';
-import type { ClassificationModelEntry, HeadSpec } from '../models/manifest.js';
-import { Batcher } from '../inference/batcher.js';
-import { type OnnxSession, ort } from '../inference/session.js';
-import { makeNormaliser, sampleRegion, tensorSize, type Normaliser, type Region } from '../inference/preprocess.js';
+import type { ClassificationModelEntry, CropSpec, HeadSpec } from '../models/manifest.js';
+import { Batcher } from './batcher.js';
+import { type OnnxSession, ort } from './session.js';
+import { applyContrast, makeNormaliser, sampleRegion, tensorSize, type Normaliser, type Region } from './preprocess.js';
 import { faceRegion, wholeImageRegion } from './align.js';
 import { ageDistribution, ageResult, emotionProbs, emotionResult, genderResult, maleProbability, normaliseDescriptor, raceProbs, raceResult } from './heads.js';
 
@@ -64,7 +64,15 @@ export class ClassifierModel implements AsyncDisposable {
     for (const it of items) views += it.regions.length;
     if (this.#buffer.length < views * per) this.#buffer = new Float32Array(views * per);
     let v = 0;
-    for (const it of items) for (const r of it.regions) sampleRegion(it.img, r, this.#norm, this.#buffer, per * v++);
+    const ss = { maxSupersample: this.entry.crop.supersample ?? 4 };
+    const contrast = this.entry.input.contrast ?? 'none';
+    for (const it of items) {
+      for (const r of it.regions) {
+        sampleRegion(it.img, r, this.#norm, this.#buffer, per * v, ss);
+        if (contrast !== 'none') applyContrast(this.#buffer, per * v, this.#norm, contrast);
+        v++;
+      }
+    }
     const { width: W, height: H, channels: C, layout } = this.#norm;
     const dims = layout === 'NHWC' ? [views, H, W, C] : [views, C, H, W];
     const out = await this.session.run({ [this.entry.input.name]: new ort.Tensor('float32', this.#buffer.subarray(0, views * per), dims) }, this.#outputs);
@@ -90,19 +98,11 @@ export class ClassifierModel implements AsyncDisposable {
   }
 
   classify(img: RgbImage, target: FaceTarget, tta: boolean, signal?: AbortSignal): Promise<Outputs> {
-    const base = this.regionFor(img, target);
-    const regions = tta ? [base, { ...base, flip: true }] : [base];
-    return this.batcher.submit({ img, regions }, signal);
+    return this.batcher.submit({ img, regions: viewsFor(img, target, this.entry.crop, tta) }, signal);
   }
 
-  /**
-   * The model's crop of the face. When that crop would be larger than the whole image, the image is already a
-   * face crop (a dataset crop, a thumbnail): classify it whole rather than pad it with black borders.
-   */
   regionFor(img: RgbImage, target: FaceTarget): Region {
-    if (!target.detection) return wholeImageRegion(img);
-    const r = faceRegion(target.detection, this.entry.crop);
-    return r.width >= Math.max(img.width, img.height) ? wholeImageRegion(img) : r;
+    return regionFor(img, target, this.entry.crop);
   }
 
   async close(): Promise<void> {
@@ -113,6 +113,44 @@ export class ClassifierModel implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
+}
+
+/**
+ * The model's crop of the face. When that crop would be larger than the whole image, the image is already a
+ * face crop (a dataset crop, a thumbnail): classify it whole rather than pad it with black borders.
+ */
+export function regionFor(img: RgbImage, target: FaceTarget, crop: CropSpec): Region {
+  if (!target.detection) return wholeImageRegion(img);
+  const r = faceRegion(target.detection, crop);
+  return Math.max(r.width, r.height) >= Math.max(img.width, img.height) ? wholeImageRegion(img) : r;
+}
+
+/**
+ * Every view of a face whose outputs are averaged: the main crop, the manifest's extra scales (multi-crop; not
+ * when the image is classified whole, which has no box to scale), and the mirror of each with TTA or
+ * `crop.mirror`.
+ */
+export function viewsFor(img: RgbImage, target: FaceTarget, crop: CropSpec, tta: boolean): Region[] {
+  const base = regionFor(img, target, crop);
+  const regions = [base];
+  const side = Math.max(img.width, img.height);
+  if (target.detection && Math.max(base.width, base.height) < side) {
+    for (const s of crop.extraScales ?? []) {
+      const r = faceRegion(target.detection, { ...crop, scale: s });
+      if (Math.max(r.width, r.height) < side) regions.push(r);
+    }
+  }
+  if (tta || crop.mirror) for (let i = 0, n = regions.length; i < n; i++) regions.push({ ...regions[i], flip: true });
+  return regions;
+}
+
+/** Logit-space fusion of two P(male) readings (see the manifest's gender `fuse`). */
+export function fuseMale(a: number, b: number, weight: number, bias: number): number {
+  const lg = (p: number): number => {
+    const q = Math.min(1 - 1e-6, Math.max(1e-6, p));
+    return Math.log(q / (1 - q));
+  };
+  return 1 / (1 + Math.exp(-((1 - weight) * lg(a) + weight * lg(b) + bias)));
 }
 
 export interface RoleBindings {
@@ -146,7 +184,7 @@ export class FaceClassifier {
     };
     add(roles.emotion, ['emotion']);
     add(roles.ageGender, opts.descriptor ? ['age', 'gender', 'descriptor'] : ['age', 'gender']);
-    if (opts.race) add(roles.race, ['race']);
+    if (opts.race) add(roles.race, roles.race?.heads.some((h) => h.head === 'gender' && h.fuse) ? ['race', 'gender'] : ['race']);
     return need;
   }
 
@@ -181,10 +219,15 @@ export class FaceClassifier {
     const ah = head(ageGender, 'age');
     if (ao && ah) {
       const d = ageDistribution(ah, ao.get(ah.output)!);
-      attrs.age = ageResult(d.probs, d.centres);
+      attrs.age = ageResult(d.probs, d.centres, ah.calibration);
     }
     const gh = head(ageGender, 'gender');
-    if (ao && gh) attrs.gender = genderResult(maleProbability(gh, ao.get(gh.output)!));
+    if (ao && gh) {
+      let male = maleProbability(gh, ao.get(gh.output)!);
+      const fh = race !== ageGender ? head(race, 'gender') : undefined;
+      if (ro && fh?.fuse) male = fuseMale(male, maleProbability(fh, ro.get(fh.output)!), fh.fuse.weight, fh.fuse.bias ?? 0);
+      attrs.gender = genderResult(male);
+    }
     const dh = head(ageGender, 'descriptor');
     if (ao && dh && this.options.descriptor) attrs.descriptor = normaliseDescriptor(ao.get(dh.output)!);
     const rh = head(race, 'race');

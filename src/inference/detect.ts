@@ -8,9 +8,9 @@
  */
 import type { Detection, RgbImage, Point } from '../core/types.js';
 import type { DetectionModelEntry } from '../models/manifest.js';
-import { type OnnxSession, ort } from '../inference/session.js';
-import { Batcher } from '../inference/batcher.js';
-import { makeNormaliser, sampleRegion, tensorSize, type Normaliser, type Region } from '../inference/preprocess.js';
+import { type OnnxSession, ort } from './session.js';
+import { Batcher } from './batcher.js';
+import { makeNormaliser, sampleRegion, tensorSize, type Normaliser, type Region } from './preprocess.js';
 import { iou, nms } from './nms.js';
 
 export interface TilingOptions {

@@ -44,7 +44,14 @@ function toCanonical<L extends string>(canonical: readonly L[], labels: readonly
 
 /** Model-order emotion output → probabilities in canonical EMOTIONS order. */
 export function emotionProbs(spec: Spec<'emotion'>, raw: ArrayLike<number>): number[] {
-  return toCanonical(EMOTIONS, spec.labels, spec.activation === 'softmax' ? softmax(raw) : normalise(Array.from(raw)));
+  let p = spec.activation === 'softmax' ? softmax(raw) : normalise(Array.from(raw));
+  if (spec.bias || spec.temperature) p = calibrate(p, spec.bias, spec.temperature ?? 1);
+  return toCanonical(EMOTIONS, spec.labels, p);
+}
+
+/** softmax((log p + bias) / T): per-class bias and temperature calibration of a probability vector. */
+export function calibrate(p: readonly number[], bias: readonly number[] | undefined, temperature: number): number[] {
+  return softmax(p.map((x, i) => (Math.log(Math.max(x, 1e-9)) + (bias?.[i] ?? 0)) / temperature));
 }
 
 export function emotionResult(probs: number[]): EmotionResult {
@@ -53,10 +60,13 @@ export function emotionResult(probs: number[]): EmotionResult {
 
 /** Probability of "male" from a gender head's raw output. */
 export function maleProbability(spec: Spec<'gender'>, raw: ArrayLike<number>): number {
-  if (spec.kind === 'sigmoid') return spec.positive === 'male' ? raw[0] : 1 - raw[0];
-  const p = normalise(Array.from(raw));
-  const labels = spec.labels ?? ['male', 'female'];
-  return p[labels.indexOf('male')];
+  let male: number;
+  if (spec.kind === 'sigmoid') male = spec.positive === 'male' ? raw[0] : 1 - raw[0];
+  else male = normalise(Array.from(raw))[(spec.labels ?? ['male', 'female']).indexOf('male')];
+  if (!spec.bias) return male;
+  // calibration: shift the logit
+  const m = Math.min(1 - 1e-9, Math.max(1e-9, male));
+  return 1 / (1 + Math.exp(-(Math.log(m / (1 - m)) + spec.bias)));
 }
 
 export function genderResult(male: number): GenderResult {
@@ -73,15 +83,30 @@ export function ageDistribution(spec: Spec<'age'>, raw: ArrayLike<number>): { pr
 
 /**
  * Expected age over the distribution, and a confidence from its spread: 1 - sd/20 clamped to 0..1
- * (sd 0 → 1, a spread of 20 years or more → 0).
+ * (sd 0 → 1, a spread of 20 years or more → 0). With `calibration` knots the expected age is then mapped
+ * through them (calibrateAge).
  */
-export function ageResult(probs: readonly number[], centres: readonly number[]): AgeResult {
+export function ageResult(probs: readonly number[], centres: readonly number[], calibration?: readonly (readonly [number, number])[]): AgeResult {
   let mean = 0;
   for (let i = 0; i < probs.length; i++) mean += probs[i] * centres[i];
   let v = 0;
   for (let i = 0; i < probs.length; i++) v += probs[i] * (centres[i] - mean) ** 2;
   const sd = Math.sqrt(v);
-  return { years: mean, confidence: Math.max(0, Math.min(1, 1 - sd / 20)) };
+  return { years: calibration ? calibrateAge(mean, calibration) : mean, confidence: Math.max(0, Math.min(1, 1 - sd / 20)) };
+}
+
+/**
+ * Monotone piecewise-linear map through `knots` ([decoded, calibrated], increasing), extended with the first
+ * and last segments' slopes, clamped to 0..100 years.
+ */
+export function calibrateAge(years: number, knots: readonly (readonly [number, number])[]): number {
+  if (knots.length < 2 || !Number.isFinite(years)) return years;
+  let j = 1;
+  while (j < knots.length - 1 && years > knots[j][0]) j++;
+  const [x0, y0] = knots[j - 1];
+  const [x1, y1] = knots[j];
+  const y = y0 + ((years - x0) * (y1 - y0)) / (x1 - x0);
+  return Math.max(0, Math.min(100, y));
 }
 
 export function raceProbs(spec: Spec<'race'>, raw: ArrayLike<number>): number[] {
