@@ -4,15 +4,21 @@
  * An input that fails is reported and the others still run; the exit code is 1 if any failed.
  */
 import { basename, extname, join, resolve } from 'node:path';
-import { readFileSync } from 'node:fs';
-import { AbortError, FacecastError, UsageError, errorMessage } from '../core/errors.js';
+import { readFileSync, rmSync } from 'node:fs';
+import { AbortError, InputError, UsageError, errorMessage, fromSystemError } from '../core/errors.js';
 import type { FrameRecord } from '../core/records.js';
-import { FaceEngine, envManifests } from '../inference/engine.js';
+import { envManifests } from '../inference/engine.js';
+import { WorkerEngine } from '../inference/worker/client.js';
+import type { Engine } from '../inference/api.js';
 import type { ExecutionProvider } from '../inference/session.js';
 import { isImagePath, loadImage } from '../ingest/image.js';
 import { VideoSource } from '../ingest/video.js';
-import { configureFfmpegLog } from '../ingest/ffmpeg-log.js';
-import { FrameAnalyzer } from '../pipeline/analyzer.js';
+import { configureFfmpegLog, ffmpegLogScope } from '../ingest/ffmpeg-log.js';
+import { errorLine } from './error-line.js';
+import { quietLogging } from '../core/log.js';
+import { FrameAnalyzer, toGroupRecord } from '../pipeline/analyzer.js';
+import { GroupAggregator } from '../pipeline/groups/index.js';
+import { analyzePipelined } from '../pipeline/pipelined.js';
 import { validateZones, type ZoneConfig } from '../pipeline/groups/index.js';
 import { CsvExporter } from '../broadcast/exports/csv.js';
 import { JsonlExporter } from '../broadcast/exports/jsonl.js';
@@ -105,7 +111,9 @@ export function parseAnalyzeArgs(argv: string[]): Args | 'help' {
   let zones: ZoneConfig[] = [];
   if (v.zones) {
     try {
-      zones = validateZones(JSON.parse(readFileSync(v.zones, 'utf8')) as ZoneConfig[]);
+      const raw = JSON.parse(readFileSync(v.zones, 'utf8')) as ZoneConfig[];
+      // `name` defaults to the id, as in the server's config (docs/config.md): one rule for both.
+      zones = validateZones(Array.isArray(raw) ? raw.map((z) => (z && typeof z === 'object' && z.name === undefined ? { ...z, name: z.id } : z)) : raw);
     } catch (e) {
       throw new UsageError(`analyze: --zones ${v.zones}: ${errorMessage(e)}`);
     }
@@ -133,12 +141,33 @@ function nameOf(input: string): string {
   return (b.slice(0, b.length - extname(b).length) || 'stream').replace(/[^\w.-]+/g, '_');
 }
 
-function exportersFor(a: Args, name: string): Exporter[] {
+/**
+ * Output names for the inputs, in order: the input's base name, with -2, -3, … for later inputs that would
+ * otherwise share it (two `clip.mp4` from different folders must not overwrite each other's outputs).
+ */
+export function uniqueNames(inputs: readonly string[], taken: Iterable<string> = []): string[] {
+  const used = new Set(taken);
+  return inputs.map((input) => {
+    const base = nameOf(input);
+    let name = base;
+    for (let k = 2; used.has(name); k++) name = `${base}-${k}`;
+    used.add(name);
+    return name;
+  });
+}
+
+/** Removes the files of outputs that received nothing (a header-only CSV or an empty report would mislead). */
+function removeOutputs(exporters: readonly Exporter[], extra: (string | undefined)[] = []): void {
+  for (const p of [...exporters.flatMap((e) => (e instanceof SummaryExporter ? [e.path, e.htmlPath] : [e.path])), ...extra]) if (p) rmSync(p, { force: true });
+}
+
+/** `timeline` false (still images): no ASS, whose file would otherwise be created empty. */
+function exportersFor(a: Args, name: string, timeline = true): Exporter[] {
   const base = join(a.out, name);
   const out: Exporter[] = [];
-  if (a.formats.has('csv')) out.push(new CsvExporter(`${base}.csv`));
+  if (a.formats.has('csv')) out.push(new CsvExporter(`${base}.csv`, { race: a.race }));
   if (a.formats.has('jsonl')) out.push(new JsonlExporter(`${base}.jsonl`));
-  if (a.formats.has('ass')) out.push(new AssExporter(`${base}.ass`));
+  if (a.formats.has('ass') && timeline) out.push(new AssExporter(`${base}.ass`));
   if (a.formats.has('summary')) out.push(new SummaryExporter(`${base}.summary.json`, `${base}.html`));
   return out;
 }
@@ -150,7 +179,9 @@ export async function analyzeCommand(argv: string[]): Promise<number> {
     return 0;
   }
   configureFfmpegLog();
-  const engine = await FaceEngine.create({
+  // Before the engine starts: its worker thread takes its log levels from the environment at construction.
+  if (a.quiet) quietLogging();
+  const engine = await WorkerEngine.create({
     manifests: a.manifests,
     provider: a.provider,
     detectorThreads: a.threads,
@@ -174,15 +205,16 @@ export async function analyzeCommand(argv: string[]): Promise<number> {
     const images = a.inputs.filter(isImagePath);
     const videos = a.inputs.filter((i) => !isImagePath(i));
     if (images.length) failed += await analyzeImages(a, engine, images);
-    for (const input of videos) {
+    const names = uniqueNames(videos, images.length ? [images.length === 1 ? nameOf(images[0]) : 'images'] : []);
+    for (const [k, input] of videos.entries()) {
       if (ctl.signal.aborted) break;
       try {
-        await analyzeVideo(a, engine, input, ctl.signal);
+        await analyzeVideo(a, engine, input, ctl.signal, names[k]);
       } catch (e) {
         if (ctl.signal.aborted) break;
         failed++;
-        const code = e instanceof FacecastError ? ` [${e.code}]` : '';
-        process.stderr.write(`facecast: ${input}: ${errorMessage(e)}${code}\n`);
+        // An unwritable --out is E_IO, not a bare message; the input is named once (error-line.ts).
+        process.stderr.write(errorLine(fromSystemError(e), input));
       }
     }
   } finally {
@@ -194,11 +226,11 @@ export async function analyzeCommand(argv: string[]): Promise<number> {
   return failed ? 1 : 0;
 }
 
-async function analyzeVideo(a: Args, engine: FaceEngine, input: string, signal: AbortSignal): Promise<void> {
+async function analyzeVideo(a: Args, engine: Engine, input: string, signal: AbortSignal, name = nameOf(input)): Promise<void> {
+  using _ffmpegLines = ffmpegLogScope(nameOf(input)); // libav lines name the input they come from
   await using src = await VideoSource.open(input, { fps: a.fps, maxWidth: a.maxWidth, letterbox: engine.detectorInputSize, signal });
-  const name = nameOf(input);
   const fps = a.fps ?? src.fps ?? 25;
-  const info: SourceInfo = { input, name, width: src.width, height: src.height, fps: src.fps ?? fps, durationSec: src.durationSec };
+  const info: SourceInfo = { input, name, width: src.width, height: src.height, fps: src.fps ?? fps, durationSec: src.durationSec, startSec: src.startSec };
   const analyzer = new FrameAnalyzer(engine, { fps, detectEvery: a.detectEvery, zones: a.zones });
   const exporters = exportersFor(a, name);
   let mp4: Mp4Writer | undefined;
@@ -212,10 +244,10 @@ async function analyzeVideo(a: Args, engine: FaceEngine, input: string, signal: 
   const progress = new Progress(name, total, !a.quiet && process.stderr.isTTY === true);
   let last: FrameRecord | undefined;
   try {
-    for await (const f of src.frames()) {
-      const rec = await analyzer.process(f.index, f.ptsSec, f.image, signal, f.letterbox);
+    // Decode of the next frames overlaps the worker's analysis of this one; records still come in order.
+    for await (const { frame: f, record: rec } of analyzePipelined(src.frames(), analyzer, { signal })) {
       for (const e of exporters) e.frame(rec, info);
-      if (mp4 && atlas) await mp4.writeAnnotated(f.image, rec, atlas);
+      if (mp4 && atlas) await mp4.writeAnnotated(f.image, rec, atlas, a.zones);
       progress.tick();
       last = rec;
     }
@@ -223,7 +255,10 @@ async function analyzeVideo(a: Args, engine: FaceEngine, input: string, signal: 
     for (const e of exporters) await e.end();
     await mp4?.close();
     progress.done();
+    // Nothing analysed (the input failed before its first frame, or has none): no header-only files left behind.
+    if (!last) removeOutputs(exporters, [mp4?.path]);
   }
+  if (!last) throw new InputError('E_INPUT_INVALID', 'no video frame could be decoded; no outputs written');
   if (!a.quiet) {
     const s = analyzer.stats;
     const per = (ms: number): string => (s.frames ? (ms / s.frames).toFixed(1) : '0');
@@ -234,11 +269,21 @@ async function analyzeVideo(a: Args, engine: FaceEngine, input: string, signal: 
   }
 }
 
-/** Still images: each is one frame of its own (no tracking); one set of outputs for the whole list. */
-async function analyzeImages(a: Args, engine: FaceEngine, images: string[]): Promise<number> {
+/**
+ * Still images: each is one frame of its own, with its own group aggregates and its own face ids (numbered
+ * across the list, so no face is a "track" spanning two photos); one set of outputs for the whole list. ASS
+ * and MP4 need a timeline and are not written for images (said on stderr when asked for).
+ */
+async function analyzeImages(a: Args, engine: Engine, images: string[]): Promise<number> {
   const name = images.length === 1 ? nameOf(images[0]) : 'images';
-  const exporters = exportersFor(a, name).filter((e) => !(e instanceof AssExporter));
+  const exporters = exportersFor(a, name, false);
+  for (const f of ['ass', 'mp4'] as const) if (a.formats.has(f)) process.stderr.write(`facecast: ${name}: ${f} is not written for still images (it needs a video timeline); use csv, jsonl or summary\n`);
+  const summary = exporters.find((e): e is SummaryExporter => e instanceof SummaryExporter);
+  summary?.setTitle(images.length === 1 ? name : `${images.length} images`);
   let failed = 0;
+  let nextId = 1;
+  let analysed = 0;
+  let faceCount = 0;
   const progress = new Progress(name, images.length, !a.quiet && process.stderr.isTTY === true);
   try {
     for (const [i, path] of images.entries()) {
@@ -253,23 +298,30 @@ async function analyzeImages(a: Args, engine: FaceEngine, images: string[]): Pro
           height: img.height,
           detected: r.path === 'detected',
           groups: [],
-          faces: r.faces.map((f, k) => {
+          faces: r.faces.map((f) => {
             const at = f.attributes;
-            const value = { emotion: at.emotion, age: at.age?.years, gender: at.gender && { label: at.gender.label, male: at.gender.male } };
-            return { trackId: k + 1, box: f.detection?.box ?? { x: 0, y: 0, w: img.width, h: img.height }, score: f.detection?.score ?? 0, status: at.status, raw: value, smoothed: value };
+            const value = { emotion: at.emotion, age: at.age?.years, gender: at.gender && { label: at.gender.label, male: at.gender.male }, race: at.race && { label: at.race.label, probs: at.race.probs } };
+            return { trackId: nextId++, box: f.detection?.box ?? { x: 0, y: 0, w: img.width, h: img.height }, score: f.detection?.score ?? 0, status: at.status, raw: value, smoothed: value };
           }),
         };
+        // A fresh aggregator per photo: its groups are that photo's people only.
+        const groups = new GroupAggregator({ zones: a.zones });
+        const faces = rec.faces.map((f) => ({ trackId: f.trackId, box: f.box, emotionProbs: f.raw?.emotion?.probs, age: f.raw?.age, gender: f.raw?.gender }));
+        rec.groups = groups.update({ ts: 0, frameWidth: img.width, frameHeight: img.height, faces }).map(toGroupRecord);
         for (const e of exporters) e.frame(rec, info);
+        analysed++;
+        faceCount += rec.faces.length;
       } catch (e) {
         failed++;
-        const code = e instanceof FacecastError ? ` [${e.code}]` : '';
-        process.stderr.write(`facecast: ${path}: ${errorMessage(e)}${code}\n`);
+        process.stderr.write(errorLine(fromSystemError(e), path));
       }
       progress.tick();
     }
   } finally {
     for (const e of exporters) await e.end();
     progress.done();
+    if (analysed === 0) removeOutputs(exporters);
   }
+  if (!a.quiet) process.stderr.write(`${name}: ${analysed} of ${images.length} images analysed, ${faceCount} faces${analysed ? ` → ${a.out}` : '; no outputs written'}\n`);
   return failed;
 }

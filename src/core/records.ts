@@ -2,7 +2,7 @@
  * What the video pipeline produces per analysed frame, and what every export (CSV, JSONL, ASS, MP4, summary),
  * the live server and the dashboard consume. Plain data, JSON-serialisable (descriptors are left out).
  */
-import type { Box, Emotion, FaceStatus, Gender } from './types.js';
+import type { Box, Emotion, FaceStatus, Gender, Race } from './types.js';
 
 export interface EmotionValue {
   label: Emotion;
@@ -16,6 +16,13 @@ export interface GenderValue {
   male: number;
 }
 
+/** Only present when race estimation is on (`--race`, server `inference.race: true`). */
+export interface RaceValue {
+  label: Race;
+  /** RACES order, sums to 1. */
+  probs: number[];
+}
+
 /** One tracked face on one analysed frame. */
 export interface FaceRecord {
   trackId: number;
@@ -25,9 +32,9 @@ export interface FaceRecord {
   /** 'ok' once classified; 'too-small' while the face is too small to classify; 'pending' before the first run. */
   status: FaceStatus | 'pending';
   /** The latest classification of this track (raw model output). */
-  raw?: { emotion?: EmotionValue; age?: number; gender?: GenderValue };
+  raw?: { emotion?: EmotionValue; age?: number; gender?: GenderValue; race?: RaceValue };
   /** Smoothed over the track's history. */
-  smoothed?: { emotion?: EmotionValue; age?: number; gender?: GenderValue };
+  smoothed?: { emotion?: EmotionValue; age?: number; gender?: GenderValue; race?: RaceValue };
 }
 
 export type GroupKind = 'scene' | 'zone' | 'cluster';
@@ -65,6 +72,11 @@ export interface FrameRecord {
   detected: boolean;
   faces: FaceRecord[];
   groups: GroupRecord[];
+  /**
+   * Boxes of faces detected but not (yet) tracked people — tentative tracks, left out of `faces` until confirmed —
+   * from the latest detection. Only for privacy: blurFaces blurs them at once (no export or chart uses them).
+   */
+  unconfirmed?: Box[];
 }
 
 /** A group spanning several cameras (config `groups:`), combined from the cameras' scenes. */

@@ -6,14 +6,15 @@
  * Stage costs are plain counters the analyzer owns (`stats`), read by the CLI and the bench; each stage's time
  * per frame also goes to the process-wide stage histograms (core/stage-stats) that metrics export.
  */
-import type { Detection, FaceAttributes, RgbImage } from '../core/types.js';
+import type { Box, Detection, FaceAttributes, RgbImage } from '../core/types.js';
 import type { FaceRecord, FrameRecord, GroupRecord } from '../core/records.js';
-import type { FaceEngine } from '../inference/engine.js';
-import { FaceTracker, type TrackSnapshot, type TrackerOptions } from './track/index.js';
+import type { Engine } from '../inference/api.js';
+import { FaceTracker, SceneCutDetector, type SceneCutOptions, type TrackSnapshot, type TrackerOptions } from './track/index.js';
 import { TrackSmoother, faceQuality, type SmoothedAttributes } from './smooth.js';
 import { GroupAggregator, type GroupAggregatorOptions, type GroupStats, type ZoneConfig } from './groups/index.js';
 import { ClassificationBudget, defaultDetectEvery, type BudgetOptions } from './budget.js';
 import { stageTimings } from '../core/stage-stats.js';
+import { iou } from '../inference/nms.js';
 
 export interface AnalyzerOptions {
   /** Analysis rate of the frames fed in (frames per second), used for the default detection period. */
@@ -22,6 +23,8 @@ export interface AnalyzerOptions {
   detectEvery?: number;
   zones?: readonly ZoneConfig[];
   tracker?: Partial<TrackerOptions>;
+  /** Scene-cut detection (ends every track at a cut); `false` turns it off. */
+  sceneCut?: Partial<SceneCutOptions> | false;
   budget?: Partial<BudgetOptions>;
   groups?: Omit<GroupAggregatorOptions, 'zones'>;
 }
@@ -53,22 +56,28 @@ export class FrameAnalyzer {
    */
   readonly detectIntervalSec: number;
   #lastDetectTs = -Infinity;
+  /** Detections of the latest detection frame that no emitted face covers (FrameRecord.unconfirmed). */
+  #unconfirmed: Box[] = [];
   readonly #halfFrame: number;
   readonly tracker: FaceTracker;
+  readonly #cuts: SceneCutDetector | undefined;
+  /** Scene cuts seen (each ended every track). */
+  sceneCuts = 0;
   readonly groups: GroupAggregator;
   readonly budget: ClassificationBudget;
   readonly stats: StageStats = { frames: 0, detections: 0, classified: 0, ms: { detect: 0, track: 0, classify: 0, group: 0 } };
-  readonly #engine: FaceEngine;
+  readonly #engine: Engine;
   readonly #tracks = new Map<number, TrackState>();
 
-  constructor(engine: FaceEngine, opts: AnalyzerOptions) {
+  constructor(engine: Engine, opts: AnalyzerOptions) {
     this.#engine = engine;
     this.detectEvery = opts.detectEvery ?? defaultDetectEvery(opts.fps);
     if (!Number.isInteger(this.detectEvery) || this.detectEvery < 1) throw new TypeError('detectEvery must be an integer >= 1');
     if (!(opts.fps > 0)) throw new TypeError('fps must be > 0');
     this.detectIntervalSec = this.detectEvery / opts.fps;
     this.#halfFrame = 0.5 / opts.fps;
-    this.tracker = new FaceTracker(opts.tracker);
+    this.tracker = new FaceTracker({ detectionIntervalSec: this.detectIntervalSec, ...opts.tracker });
+    this.#cuts = opts.sceneCut === false ? undefined : new SceneCutDetector(opts.sceneCut);
     this.budget = new ClassificationBudget(opts.budget);
     this.groups = new GroupAggregator({ ...opts.groups, zones: opts.zones ?? [] });
   }
@@ -79,7 +88,13 @@ export class FrameAnalyzer {
    */
   async process(frame: number, ts: number, image: RgbImage, signal?: AbortSignal, letterbox?: RgbImage): Promise<FrameRecord> {
     // ts < last: a new timeline (e.g. a source restarted); detect at once
-    const detect = ts < this.#lastDetectTs || ts - this.#lastDetectTs >= this.detectIntervalSec - this.#halfFrame;
+    // A scene cut ends every track (no id carried from one shot to the next) and detects at once.
+    const cut = this.#cuts?.observe(image) === true;
+    if (cut) {
+      this.tracker.cut(ts);
+      this.sceneCuts++;
+    }
+    const detect = cut || ts < this.#lastDetectTs || ts - this.#lastDetectTs >= this.detectIntervalSec - this.#halfFrame;
     if (detect) this.#lastDetectTs = ts;
     this.stats.frames++;
     let tracks: TrackSnapshot[];
@@ -95,7 +110,10 @@ export class FrameAnalyzer {
       stageTimings.track.observeMs(t2 - t1);
       this.stats.detections++;
       this.#applyEvents();
-      await this.#classify(image, ts, tracks, signal);
+      // A new track's first descriptor may re-link it to a face lost moments ago; take the snapshots again so
+      // the short-lived young id never reaches a record.
+      if (await this.#classify(image, ts, tracks, signal)) tracks = this.tracker.snapshots(ts);
+      this.#unconfirmed = dets.filter((d) => !tracks.some((t) => iou(t.box, d.box) > 0.3)).map((d) => d.box);
     } else {
       const t0 = performance.now();
       tracks = this.tracker.predict(ts);
@@ -115,41 +133,50 @@ export class FrameAnalyzer {
     this.stats.ms.group += groupMs;
     stageTimings.group.observeMs(groupMs);
     this.#forgetStale(ts);
-    return { frame, time: ts, width: image.width, height: image.height, detected: detect, faces, groups: stats.map(toGroupRecord) };
+    const rec: FrameRecord = { frame, time: ts, width: image.width, height: image.height, detected: detect, faces, groups: stats.map(toGroupRecord) };
+    if (this.#unconfirmed.length > 0) rec.unconfirmed = this.#unconfirmed;
+    return rec;
   }
 
   /** Classifies the tracks matched to a detection on this frame that the budget allows. */
-  async #classify(image: RgbImage, ts: number, tracks: readonly TrackSnapshot[], signal?: AbortSignal): Promise<void> {
+  async #classify(image: RgbImage, ts: number, tracks: readonly TrackSnapshot[], signal?: AbortSignal): Promise<boolean> {
     const due: { id: number; det: Detection }[] = [];
     for (const t of tracks) {
       if (t.state !== 'confirmed' || t.lastDetectionTs !== ts) continue;
       const det: Detection = { box: t.box, score: t.score, keypoints: t.keypoints };
       if (this.budget.due(t.id, ts, det)) due.push({ id: t.id, det });
     }
-    if (due.length === 0) return;
+    if (due.length === 0) return false;
     const t0 = performance.now();
     const attrs = await this.#engine.classify(image, due.map((d) => d.det), signal);
     const ms = performance.now() - t0;
     this.stats.ms.classify += ms;
     stageTimings.classify.observeMs(ms); // once per frame (the faces of a frame run as one batch), not per face
     this.stats.classified += due.length;
-    due.forEach(({ id, det }, i) => this.#record(id, ts, det, attrs[i]));
+    let renamed = false;
+    due.forEach(({ id, det }, i) => (renamed = this.#record(id, ts, det, attrs[i]) || renamed));
+    return renamed;
   }
 
-  #record(id: number, ts: number, det: Detection, a: FaceAttributes): void {
+  /** Returns whether the track was re-linked to an older id. */
+  #record(id: number, ts: number, det: Detection, a: FaceAttributes): boolean {
     this.budget.done(id, ts, det);
     const st = this.#state(id, ts);
     if (a.status === 'too-small') {
       if (!st.last) st.status = 'too-small';
-      return;
+      return false;
     }
     st.status = 'ok';
     st.last = st.smoother.update(ts, a, faceQuality(Math.max(det.box.w, det.box.h)));
     // The descriptor lets the tracker give a returning face its old id.
     if (a.descriptor) {
       const kept = this.tracker.setDescriptor(id, a.descriptor);
-      if (kept !== id) this.#rename(id, kept);
+      if (kept !== id) {
+        this.#rename(id, kept);
+        return true;
+      }
     }
+    return false;
   }
 
   #state(id: number, ts: number): TrackState {
@@ -186,11 +213,13 @@ export class FrameAnalyzer {
         age: s.age?.raw?.years,
         gender: s.gender?.raw && { label: s.gender.raw.label, male: s.gender.raw.male },
       };
+      if (s.race?.raw) rec.raw.race = { label: s.race.raw.label, probs: s.race.raw.probs };
       rec.smoothed = {
         emotion: s.emotion && { label: s.emotion.smoothed.label, probs: s.emotion.smoothed.probs },
         age: s.age?.smoothed.years,
         gender: s.gender && { label: s.gender.smoothed.label, male: s.gender.smoothed.male },
       };
+      if (s.race) rec.smoothed.race = { label: s.race.smoothed.label, probs: s.race.smoothed.probs };
     }
     return rec;
   }

@@ -6,7 +6,7 @@
  * `intervalSec`, and earlier when its face is clearly larger (`growth`) or better posed (eyes more level) than at
  * its last classification — a better view is worth a fresh estimate.
  */
-import { rollAngle } from './align.js';
+import { rollAngle } from '../inference/align.js';
 import type { Detection } from '../core/types.js';
 
 /** About five detections per second, whatever the analysis rate. */

@@ -14,12 +14,14 @@
  * - gender: decaying weighted mean of P(male), weights = certainty (2·confidence − 1, floored) × quality,
  *   decay `exp(-dt/genderTau)`. Gender does not change, so the decay is slow; it exists only so that a track
  *   that swapped identity (tracker ID switch) recovers instead of being pinned by its history forever.
+ * - race (when the race model runs): the same decaying weighted mean, over the probability vector (weights =
+ *   top probability × quality); label = argmax. The model is unstable per crop, so the mean matters.
  *
  * 'too-small' faces carry no attributes and do not update anything (not even the clock, so the next real
  * sample's dt spans the gap, which is what continuous-time EMA wants).
  */
-import { EMOTIONS } from '../core/types.js';
-import type { AgeResult, EmotionResult, FaceAttributes, GenderResult } from '../core/types.js';
+import { EMOTIONS, RACES } from '../core/types.js';
+import type { AgeResult, EmotionResult, FaceAttributes, GenderResult, RaceResult } from '../core/types.js';
 
 export interface TrackSmootherOptions {
   /** Emotion EMA time constant in seconds. Default 1.5. */
@@ -44,6 +46,7 @@ export interface SmoothedAttributes {
   emotion?: Smoothed<EmotionResult>;
   age?: Smoothed<AgeResult>;
   gender?: Smoothed<GenderResult>;
+  race?: Smoothed<RaceResult>;
 }
 
 export const DEFAULT_SMOOTHER_OPTIONS: Required<TrackSmootherOptions> = { emotionTau: 1.5, ageWindow: 15, genderTau: 30 };
@@ -87,6 +90,11 @@ export class TrackSmoother {
   private genderDen = 0;
   private genderTs = Number.NaN;
 
+  // Race: decayed weighted sums of the probability vector (RACES order).
+  private readonly raceNum = new Float64Array(RACES.length);
+  private raceDen = 0;
+  private raceTs = Number.NaN;
+
   private current: SmoothedAttributes = { ts: Number.NaN, samples: 0 };
 
   constructor(options: TrackSmootherOptions = {}) {
@@ -108,15 +116,16 @@ export class TrackSmoother {
   update(ts: number, attributes: FaceAttributes | undefined, quality = 1): SmoothedAttributes {
     if (!Number.isFinite(ts)) throw new RangeError(`TrackSmoother.update: ts must be finite, got ${ts}`);
     if (!attributes || attributes.status !== 'ok' || ts < this.lastTs) return this.withoutRaw();
-    const { emotion, age, gender } = attributes;
-    if (!emotion && !age && !gender) return this.withoutRaw();
+    const { emotion, age, gender, race } = attributes;
+    if (!emotion && !age && !gender && !race) return this.withoutRaw();
     const q = Number.isFinite(quality) ? Math.min(1, Math.max(0, quality)) : 1;
     if (emotion) this.addEmotion(ts, emotion.probs, q);
     if (age) this.addAge(age, q);
     if (gender) this.addGender(ts, gender, q);
+    if (race) this.addRace(ts, race, q);
     this.lastTs = ts;
     this.sampleCount++;
-    this.current = this.snapshot(emotion, age, gender);
+    this.current = this.snapshot(emotion, age, gender, race);
     return this.current;
   }
 
@@ -127,11 +136,12 @@ export class TrackSmoother {
 
   private withoutRaw(): SmoothedAttributes {
     const c = this.current;
-    if (c.emotion?.raw === undefined && c.age?.raw === undefined && c.gender?.raw === undefined) return c;
+    if (c.emotion?.raw === undefined && c.age?.raw === undefined && c.gender?.raw === undefined && c.race?.raw === undefined) return c;
     const out: SmoothedAttributes = { ts: c.ts, samples: c.samples };
     if (c.emotion) out.emotion = { raw: undefined, smoothed: c.emotion.smoothed };
     if (c.age) out.age = { raw: undefined, smoothed: c.age.smoothed };
     if (c.gender) out.gender = { raw: undefined, smoothed: c.gender.smoothed };
+    if (c.race) out.race = { raw: undefined, smoothed: c.race.smoothed };
     return out;
   }
 
@@ -175,6 +185,21 @@ export class TrackSmoother {
     this.genderTs = ts;
   }
 
+  private addRace(ts: number, race: RaceResult, q: number): void {
+    if (race.probs.length !== RACES.length) return;
+    if (Number.isFinite(this.raceTs)) {
+      const decay = Math.exp(-Math.max(0, ts - this.raceTs) / this.opts.genderTau);
+      for (let i = 0; i < RACES.length; i++) this.raceNum[i] *= decay;
+      this.raceDen *= decay;
+    }
+    let top = 0;
+    for (const p of race.probs) if (p > top) top = p;
+    const w = Math.max(top, MIN_WEIGHT) * Math.max(q, MIN_WEIGHT);
+    for (let i = 0; i < RACES.length; i++) this.raceNum[i] += w * (Number.isFinite(race.probs[i]) ? race.probs[i] : 0);
+    this.raceDen += w;
+    this.raceTs = ts;
+  }
+
   /** Weighted median of the age ring (lower median; midpoint when the cumulative weight hits exactly half). */
   private ageMedian(): { years: number; confidence: number } {
     const n = this.ageCount;
@@ -210,7 +235,7 @@ export class TrackSmoother {
     return { years, confidence: confSum / n };
   }
 
-  private snapshot(rawEmotion?: EmotionResult, rawAge?: AgeResult, rawGender?: GenderResult): SmoothedAttributes {
+  private snapshot(rawEmotion?: EmotionResult, rawAge?: AgeResult, rawGender?: GenderResult, rawRace?: RaceResult): SmoothedAttributes {
     const out: SmoothedAttributes = { ts: this.lastTs, samples: this.sampleCount };
     if (this.hasEmo) {
       let sum = 0;
@@ -228,6 +253,12 @@ export class TrackSmoother {
     if (this.genderDen > 0) {
       const male = this.genderNum / this.genderDen;
       out.gender = { raw: rawGender, smoothed: { label: male >= 0.5 ? 'male' : 'female', male, confidence: Math.max(male, 1 - male) } };
+    }
+    if (this.raceDen > 0) {
+      const probs = Array.from(this.raceNum, (v) => v / this.raceDen);
+      let best = 0;
+      for (let i = 1; i < probs.length; i++) if (probs[i] > probs[best]) best = i;
+      out.race = { raw: rawRace, smoothed: { label: RACES[best], probs } };
     }
     return out;
   }

@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, mkdirSync, readdirSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -11,7 +11,8 @@ import { FaceEngine } from '../../src/inference/engine.ts';
 import { VideoSource } from '../../src/ingest/video.ts';
 import { FrameAnalyzer } from '../../src/pipeline/analyzer.ts';
 import { evaluateMot, type MotFrame } from '../../src/pipeline/track/index.ts';
-import { CSV_COLUMNS } from '../../src/broadcast/exports/csv.ts';
+import { CSV_COLUMNS, RACE_COLUMNS } from '../../src/broadcast/exports/csv.ts';
+import { RACES } from '../../src/core/types.ts';
 import { CLIP, loadSprites, makeSyntheticClip, measureSprites } from '../helpers/synthetic.ts';
 import { samplePhoto } from '../helpers/photos.ts';
 
@@ -100,6 +101,93 @@ test('facecast analyze on a list of images writes one CSV for all', () => {
   const files = new Set(rows.map((l) => l.split(',')[0]));
   assert.equal(files.size, 2);
   assert.ok(rows.length >= 7, `${rows.length} faces`);
+});
+
+test('photo list: per-photo ids and group aggregates, race columns with --race, no timeline outputs, a titled summary', () => {
+  const out = join(dir, 'photos');
+  const r = cli(['analyze', samplePhoto(6), samplePhoto(3), '--out', out, '--format', 'csv,jsonl,ass,mp4,summary', '--race']);
+  assert.equal(r.code, 0, r.stderr);
+  // ASS and MP4 need a timeline: not written, and said so (not a 0-byte file, not silence).
+  assert.ok(!existsSync(join(out, 'images.ass')) && !existsSync(join(out, 'images.mp4')));
+  assert.match(r.stderr, /images: ass is not written for still images/);
+  assert.match(r.stderr, /images: mp4 is not written for still images/);
+  assert.match(r.stderr, /images: 2 of 2 images analysed, \d+ faces/);
+  const [head, ...rows] = readFileSync(join(out, 'images.csv'), 'utf8').trim().split('\n');
+  assert.equal(head, [...CSV_COLUMNS, ...RACE_COLUMNS].join(','));
+  const cells = rows.map((l) => l.split(','));
+  const col = (name: string): number => head.split(',').indexOf(name);
+  // Every face has its own id: a face in one photo is never "the same track" as one in another.
+  assert.equal(new Set(cells.map((c) => c[col('track_id')])).size, rows.length);
+  const races = cells.map((c) => c[col('race')]).filter(Boolean);
+  assert.ok(races.length >= rows.length - 1, `race on ${races.length} of ${rows.length} faces`);
+  assert.ok(races.every((x) => (RACES as readonly string[]).includes(x)));
+  const frames = readFileSync(join(out, 'images.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; file?: string; groups?: { id: string; faceCount: number }[]; faces?: { smoothed?: { race?: { label: string } } }[] }).filter((o) => o.type === 'frame');
+  assert.equal(frames.length, 2);
+  for (const f of frames) {
+    const scene = f.groups?.find((g) => g.id === 'scene');
+    assert.ok(scene && scene.faceCount === f.faces?.length, `${f.file}: a scene aggregate over that photo's faces`);
+    assert.ok(f.faces?.some((x) => x.smoothed?.race), 'race in JSONL');
+  }
+  const s = JSON.parse(readFileSync(join(out, 'images.summary.json'), 'utf8')) as { source: { name: string; input: string }; tracks: { race?: string }[]; demographics: { race?: Record<string, number> } };
+  assert.equal(s.source.name, '2 images');
+  assert.ok(s.source.input.includes('sample6.jpg') && s.source.input.includes('sample3.jpg'));
+  assert.equal(s.tracks.length, rows.length, 'one entry per face');
+  assert.ok(s.demographics.race && Object.values(s.demographics.race).reduce((x, y) => x + y, 0) >= rows.length - 1);
+});
+
+test('inputs with the same file name get distinct outputs; an input that yields nothing leaves no files; zones are drawn in the MP4', async () => {
+  const out = join(dir, 'same-name');
+  for (const sub of ['a', 'b']) {
+    mkdirSync(join(dir, sub), { recursive: true });
+    copyFileSync(clip, join(dir, sub, 'synthetic.mp4'));
+  }
+  const broken = join(dir, 'a', 'broken.mp4');
+  writeFileSync(broken, readFileSync(clip).subarray(0, 600)); // an MP4 header and no media
+  const zones = join(dir, 'zones.json');
+  writeFileSync(zones, JSON.stringify([{ id: 'right', name: 'Right', polygon: [[0.5, 0.05], [0.95, 0.05], [0.95, 0.95], [0.5, 0.95]] }]));
+  const r = cli(['analyze', join(dir, 'a', 'synthetic.mp4'), join(dir, 'b', 'synthetic.mp4'), broken, '--out', out, '--fps', '5', '--format', 'csv,summary,mp4', '--zones', zones, '--quiet']);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /broken/);
+  for (const n of ['synthetic', 'synthetic-2']) {
+    const rows = readFileSync(join(out, `${n}.csv`), 'utf8').trim().split('\n');
+    assert.ok(rows.length > 10, `${n}.csv has rows`);
+    assert.ok(existsSync(join(out, `${n}.summary.json`)));
+  }
+  assert.ok(readFileSync(join(out, 'synthetic-2.csv'), 'utf8').includes(join(dir, 'b', 'synthetic.mp4')), 'the second output is the second input');
+  assert.deepEqual(readdirSync(out).filter((f) => f.startsWith('broken')), [], 'no header-only CSV or empty report for the failed input');
+  // The zone's outline (cyan, ZONE_RGB) along its left edge at x = 0.5 × 640.
+  await using mp4 = await VideoSource.open(join(out, 'synthetic-2.mp4'));
+  for await (const f of mp4.frames()) {
+    const { data, stride } = f.image;
+    let cyan = 0;
+    for (const y of [60, 120, 240, 300]) {
+      for (let x = 316; x <= 324; x++) {
+        const i = y * stride + x * 3;
+        if (data[i] < 90 && data[i + 1] > 160 && data[i + 2] > 170) {
+          cyan++;
+          break;
+        }
+      }
+    }
+    assert.ok(cyan >= 3, `zone outline at ${cyan} of 4 rows`);
+    break;
+  }
+});
+
+test('CSV, JSONL and ASS times are on the source clock: a stream that starts at 0.852 s gets no early subtitles', () => {
+  const shifted = join(dir, 'late-start.mp4');
+  const ff = spawnSync('ffmpeg', ['-v', 'error', '-y', '-i', clip, '-t', '1', '-c', 'copy', '-output_ts_offset', '0.852', shifted]);
+  assert.equal(ff.status, 0, String(ff.stderr));
+  const out = join(dir, 'late');
+  const r = cli(['analyze', shifted, '--out', out, '--fps', '5', '--format', 'csv,jsonl,ass', '--quiet']);
+  assert.equal(r.code, 0, r.stderr);
+  const times = readFileSync(join(out, 'late-start.csv'), 'utf8').trim().split('\n').slice(1).map((l) => Number(l.split(',')[CSV_COLUMNS.indexOf('time')]));
+  assert.ok(times.length > 0 && Math.min(...times) >= 0.85 && Math.min(...times) < 1.3, `CSV times from ${Math.min(...times)}`);
+  const jl = readFileSync(join(out, 'late-start.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; time?: number; frame?: number });
+  const first = jl.find((o) => o.type === 'frame')!;
+  assert.ok(Math.abs(first.time! - 0.852) < 0.01, `JSONL first frame at ${first.time}`);
+  const starts = readFileSync(join(out, 'late-start.ass'), 'utf8').split('\n').filter((l) => l.startsWith('Dialogue:')).map((l) => l.split(',')[1]);
+  assert.ok(starts.length > 0 && starts.every((t) => t >= '0:00:00.85'), `ASS starts from ${starts[0]}`);
 });
 
 test('analyze --fps 5 analyses ~5 frames per second of video', async () => {
@@ -197,7 +285,7 @@ test('facecast analyze reads video over http(s) (byte ranges, as FFmpeg asks for
 
 test('the swscale letterbox from ingest gives the detector the same faces as sampling the full frame', async () => {
   await using src = await VideoSource.open(clip, { letterbox: 256 });
-  const { iou } = await import('../../src/pipeline/nms.ts');
+  const { iou } = await import('../../src/inference/nms.ts');
   let frames = 0;
   for await (const f of src.frames()) {
     if (frames++ % 10) continue;

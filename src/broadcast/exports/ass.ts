@@ -83,9 +83,10 @@ export class AssExporter implements Exporter {
     this.#pending = { rec, src: source };
   }
 
-  #emit(rec: FrameRecord, until: number): void {
-    const start = assTime(rec.time);
-    const end = assTime(Math.max(until, rec.time + 0.01));
+  /** Event times on the source's clock: a player shows the video's frames at their time plus the start time. */
+  #emit(rec: FrameRecord, until: number, offset = this.#pending?.src.startSec ?? 0): void {
+    const start = assTime(rec.time + offset);
+    const end = assTime(Math.max(until, rec.time + 0.01) + offset);
     for (const f of rec.faces) {
       const v = f.smoothed ?? f.raw;
       const colour = assColour(v?.emotion ? EMOTION_RGB[v.emotion.label] : UNKNOWN_RGB);

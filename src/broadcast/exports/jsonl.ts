@@ -27,7 +27,8 @@ export class JsonlExporter implements Exporter {
       this.#wroteSource.add(source.input);
       this.#out.write(JSON.stringify({ type: 'source', ...source }, round) + '\n');
     }
-    this.#out.write(JSON.stringify({ type: 'frame', file: source.input, ...rec }, round) + '\n');
+    // `time` on the source's clock (its start time added), as in the CSV and ASS.
+    this.#out.write(JSON.stringify({ type: 'frame', file: source.input, ...rec, time: rec.time + (source.startSec ?? 0) }, round) + '\n');
   }
 
   async end(): Promise<void> {

@@ -11,7 +11,7 @@ import type { Packet } from 'node-av/lib';
 import type { RgbImage } from '../../core/types.js';
 import type { FrameRecord } from '../../core/records.js';
 import type { GlyphAtlas } from '../overlay/font.js';
-import { annotateFrame } from '../overlay/annotate.js';
+import { annotateFrame, type ZoneOutline } from '../overlay/annotate.js';
 
 /** Milliseconds: fine enough for any frame rate, and pts stay exact for sampled analysis. */
 const TIME_BASE = new Rational(1, 1000);
@@ -54,8 +54,9 @@ export class Mp4Writer implements AsyncDisposable {
   }
 
   /** Draws the overlay of `rec` into `image` (modifying it) and encodes it at `rec.time`. */
-  async writeAnnotated(image: RgbImage, rec: FrameRecord, atlas: GlyphAtlas): Promise<void> {
-    annotateFrame(image, rec, atlas);
+  /** Draws the overlay (zone outlines when given, panel, faces) into `image`, then encodes it. */
+  async writeAnnotated(image: RgbImage, rec: FrameRecord, atlas: GlyphAtlas, zones: readonly ZoneOutline[] = []): Promise<void> {
+    annotateFrame(image, rec, atlas, zones);
     await this.write(image, rec.time);
   }
 

@@ -7,3 +7,5 @@ export { Assigner, linearAssignment } from './assign.js';
 export { evaluateMot } from './metrics.js';
 export type { MotFrame, MotMetrics, MotObject } from './metrics.js';
 export { cosine } from './relink.js';
+export { SceneCutDetector, DEFAULT_SCENE_CUT } from './cut.js';
+export type { SceneCutOptions } from './cut.js';

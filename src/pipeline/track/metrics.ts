@@ -9,7 +9,7 @@
  * the number of frames in which the two overlap (IDTP); IDF1 = 2·IDTP / (#gt boxes + #tracker boxes).
  */
 import type { Box } from '../../core/types.js';
-import { iou } from '../nms.js';
+import { iou } from '../../inference/nms.js';
 import { Assigner } from './assign.js';
 
 export interface MotObject {

@@ -8,11 +8,17 @@
  *      prediction is more often clutter), with a stricter IoU;
  *   3. remaining high-score detections ↔ tentative tracks (separately, so an unproven track cannot take a
  *      detection from an established one);
- *   4. remaining high-score detections with a descriptor ↔ lost and recently removed tracks by appearance;
- *   5. what is left starts tentative tracks. Low-score detections never start a track.
+ *   4. remaining high-score detections ↔ unmatched tracks by predicted position (a motion gate that widens
+ *      with the time since the track's last detection: IoU fails when detections are a second apart);
+ *   5. remaining high-score detections with a descriptor ↔ lost and recently removed tracks by appearance;
+ *   6. what is left starts tentative tracks. Low-score detections never start a track.
+ *
+ * Rules that depend on time are defined both in seconds and in detections (the larger wins), using the
+ * detection interval, so the same tracker works at 5 detections per second and at one: confirmation, coasting,
+ * loss and the re-link window. A scene cut (cut()) ends every track and the re-link memory.
  */
 import type { Detection } from '../../core/types.js';
-import { iou } from '../nms.js';
+import { iou } from '../../inference/nms.js';
 import { Assigner } from './assign.js';
 import { BoxKalman, DEFAULT_KALMAN_NOISE, type KalmanNoise } from './kalman.js';
 import { cosine, findEarlierSelf, mergeDescriptor, plausibleReturn } from './relink.js';
@@ -35,6 +41,11 @@ export class FaceTracker {
   #events: TrackEvents = emptyEvents();
   /** Relinks made by setDescriptor, reported with the next update(). */
   #pendingRelinks: { from: number; to: number }[] = [];
+  /** Tracks ended by cut(), reported with the next update(). */
+  #pendingRemoved: number[] = [];
+  /** Detection interval in seconds (0 = not known yet): options.detectionIntervalSec, then measured. */
+  #interval = 0;
+  #lastUpdateTs = NaN;
   readonly #assigner = new Assigner();
   #cost = new Float64Array(64);
   #r2c = new Int32Array(16);
@@ -47,6 +58,51 @@ export class FaceTracker {
   constructor(options: Partial<TrackerOptions> = {}) {
     this.options = { ...DEFAULT_TRACKER_OPTIONS, ...options };
     this.#noise = { ...DEFAULT_KALMAN_NOISE, ...options.kalman };
+    this.#interval = this.options.detectionIntervalSec ?? 0;
+  }
+
+  /** Detection interval the rate-dependent rules use (s; 0 until known). */
+  get detectionIntervalSec(): number {
+    return this.#interval;
+  }
+
+  /** A lost track is removed after this long without a detection. */
+  get lostSec(): number {
+    return Math.max(this.options.maxLostSec, this.options.maxLostDetections * this.#interval);
+  }
+
+  /** A lost track is still output this long after its last detection (1 % slack for timestamp rounding). */
+  get coastWindowSec(): number {
+    return Math.max(this.options.coastSec, this.options.coastDetections * this.#interval * 1.01);
+  }
+
+  /** Removed tracks stay re-linkable this long after their last detection. */
+  get relinkWindowSec(): number {
+    return Math.max(this.options.relinkWindowSec, 2 * this.lostSec);
+  }
+
+  /**
+   * Detections a tentative track needs: minHits, but no more than fit in confirmSec at the detection interval;
+   * a single detection confirms only when it scores at least confidentScore.
+   */
+  #confirms(hits: number, score: number): boolean {
+    const o = this.options;
+    if (hits >= o.minHits) return true;
+    const fit = this.#interval > 0 ? 1 + Math.floor(o.confirmSec / this.#interval + 1e-9) : o.minHits;
+    return hits >= Math.max(1, Math.min(o.minHits, fit)) && (hits > 1 || score >= o.confidentScore);
+  }
+
+  /**
+   * A scene cut at tsSec: every track ends (reported as `removed` by the next update) and nothing is kept for
+   * re-linking: the people after a cut are not where the tracks were, and the same face after a cut is better
+   * given a new id than a different face an old one. Ids keep increasing.
+   */
+  cut(tsSec: number): void {
+    for (const t of this.#active) this.#pendingRemoved.push(t.id);
+    this.#active = [];
+    this.#graveyard = [];
+    this.#pendingRelinks.length = 0;
+    this.#lastUpdateTs = tsSec;
   }
 
   /**
@@ -58,11 +114,17 @@ export class FaceTracker {
     this.#events = emptyEvents();
     this.#events.relinked.push(...this.#pendingRelinks);
     this.#pendingRelinks.length = 0;
+    this.#events.removed.push(...this.#pendingRemoved);
+    this.#pendingRemoved.length = 0;
+    const dt = tsSec - this.#lastUpdateTs;
+    if (dt > 0 && dt <= 10) this.#interval = this.#interval > 0 ? 0.8 * this.#interval + 0.2 * dt : dt;
+    this.#lastUpdateTs = tsSec;
     for (const t of this.#active) {
       this.#advance(t, tsSec);
       t.matched = false;
     }
-    compact(this.#graveyard, (t) => tsSec - t.lastDetectionTs <= o.relinkWindowSec);
+    const window = this.relinkWindowSec;
+    compact(this.#graveyard, (t) => tsSec - t.lastDetectionTs <= window);
     this.#retire(tsSec, true);
     const high = this.#high;
     const low = this.#low;
@@ -75,11 +137,18 @@ export class FaceTracker {
     this.#associate(detections, descriptors, high, tsSec, 1 - o.matchIou, (t) => t.state !== 'tentative');
     this.#associate(detections, descriptors, low, tsSec, 1 - o.lowMatchIou, (t) => t.state === 'confirmed');
     this.#associate(detections, descriptors, high, tsSec, 1 - o.matchIou, (t) => t.state === 'tentative');
+    if (o.motionSpeed > 0) {
+      this.#associateByMotion(detections, descriptors, high, tsSec, (t) => t.state !== 'tentative');
+      this.#associateByMotion(detections, descriptors, high, tsSec, (t) => t.state === 'tentative');
+    }
     if (descriptors) this.#relink(detections, descriptors, high, tsSec);
     for (const i of high) {
       const t = this.#newTrack(detections[i], tsSec, descriptors?.[i]);
       this.#events.born.push(t.id);
-      if (detections[i].score >= o.instantConfirmScore) this.#confirm(t);
+      const s = detections[i].score;
+      // Next to a track that has just lost its detection, a new box is more often that face's odd detection (a
+      // jump, a second box) than a new person: it waits for its second detection (or its descriptor's re-link).
+      if ((s >= o.instantConfirmScore || this.#confirms(1, s)) && !this.#nearLost(detections[i].box)) this.#confirm(t);
     }
     this.#retire(tsSec, false);
     return this.snapshots(tsSec);
@@ -102,9 +171,10 @@ export class FaceTracker {
    */
   snapshots(tsSec: number): TrackSnapshot[] {
     const o = this.options;
+    const coast = this.coastWindowSec;
     const out: TrackSnapshot[] = [];
     for (const t of this.#active) {
-      if (t.state === 'tentative' ? !o.includeTentative : t.state === 'lost' && tsSec - t.lastDetectionTs > o.coastSec) continue;
+      if (t.state === 'tentative' ? !o.includeTentative : t.state === 'lost' && tsSec - t.lastDetectionTs > coast) continue;
       out.push(snapshotOf(t, tsSec));
     }
     return out.sort((a, b) => a.id - b.id);
@@ -127,8 +197,9 @@ export class FaceTracker {
     if (!t) return trackId;
     const first = t.descriptor === undefined;
     t.descriptor = mergeDescriptor(t.descriptor, descriptor, o.descriptorMomentum);
-    if (!first || !this.#active.includes(t) || t.lastDetectionTs - t.birthTs > o.relinkWindowSec) return trackId;
-    const best = findEarlierSelf(t, this.#graveyard, this.#active, o);
+    const window = this.relinkWindowSec;
+    if (!first || !this.#active.includes(t) || t.lastDetectionTs - t.birthTs > window) return trackId;
+    const best = findEarlierSelf(t, this.#graveyard, this.#active, { ...o, relinkWindowSec: window });
     if (!best) return trackId;
     this.#pendingRelinks.push({ from: t.id, to: best.id });
     t.id = best.id;
@@ -146,6 +217,7 @@ export class FaceTracker {
     this.#active = [];
     this.#graveyard = [];
     this.#pendingRelinks.length = 0;
+    this.#pendingRemoved.length = 0;
     this.#events = emptyEvents();
   }
 
@@ -181,7 +253,50 @@ export class FaceTracker {
     removeAll(dets, taken);
   }
 
-  /** Stage 4: unmatched high-score detections ↔ lost / recently removed tracks, by descriptor and position. */
+  /**
+   * Motion stage: detections `dets` ↔ unmatched tracks passing `eligible`, by the distance of the detected
+   * centre from the predicted one in face heights, gated at 0.5 + motionSpeed·(time since the track's last
+   * detection) and a size change within ×1.5. Where both sides have a descriptor, a dissimilar pair (cosine
+   * below half the relink threshold) is not matched: the motion gate alone cannot tell two nearby people apart.
+   */
+  #associateByMotion(detections: readonly Detection[], descriptors: readonly (Float32Array | undefined)[] | undefined, dets: number[], ts: number, eligible: (t: Track) => boolean): void {
+    const o = this.options;
+    const tracks = this.#trackIdx;
+    tracks.length = 0;
+    for (let k = 0; k < this.#active.length; k++) if (!this.#active[k].matched && eligible(this.#active[k])) tracks.push(k);
+    if (tracks.length === 0 || dets.length === 0) return;
+    const cost = this.#costMatrix(tracks.length, dets.length);
+    for (let a = 0; a < tracks.length; a++) {
+      const t = this.#active[tracks[a]];
+      const p = t.pred;
+      const reach = 0.5 + o.motionSpeed * Math.max(0, ts - t.lastDetectionTs);
+      for (let b = 0; b < dets.length; b++) {
+        const d = detections[dets[b]].box;
+        const h = Math.max(p.h, d.h);
+        const ratio = d.h / p.h;
+        const dx = d.x + d.w / 2 - (p.x + p.w / 2);
+        const dy = d.y + d.h / 2 - (p.y + p.h / 2);
+        let c = Math.sqrt(dx * dx + dy * dy) / (reach * h);
+        if (!(ratio <= 1.5 && ratio >= 1 / 1.5)) c = Infinity;
+        const desc = descriptors?.[dets[b]];
+        if (desc && t.descriptor && cosine(desc, t.descriptor) < o.relinkThreshold / 2) c = Infinity;
+        cost[a * dets.length + b] = c;
+      }
+    }
+    const r2c = this.#rowToCol(tracks.length);
+    this.#assigner.solve(cost, tracks.length, dets.length, 1, r2c);
+    const taken = this.#detIdx;
+    taken.length = 0;
+    for (let a = 0; a < tracks.length; a++) {
+      if (r2c[a] < 0) continue;
+      const i = dets[r2c[a]];
+      this.#match(this.#active[tracks[a]], detections[i], ts, descriptors?.[i], false);
+      taken.push(i);
+    }
+    removeAll(dets, taken);
+  }
+
+  /** Stage 5: unmatched high-score detections ↔ lost / recently removed tracks, by descriptor and position. */
   #relink(detections: readonly Detection[], descriptors: readonly (Float32Array | undefined)[], dets: number[], ts: number): void {
     const o = this.options;
     const cands = this.#candidates;
@@ -249,7 +364,14 @@ export class FaceTracker {
     t.refH = t.pred.h;
     copyPoints(t.keypoints, d.keypoints);
     if (descriptor) t.descriptor = mergeDescriptor(t.descriptor, descriptor, this.options.descriptorMomentum);
-    if (t.state === 'lost' || (t.state === 'tentative' && t.hits >= this.options.minHits)) this.#confirm(t);
+    if (t.state === 'lost' || (t.state === 'tentative' && this.#confirms(t.hits, d.score))) this.#confirm(t);
+  }
+
+  /** Whether an established track missed by this update was last within one face height of `box` (similar size). */
+  #nearLost(box: Detection['box']): boolean {
+    // At birth time the tracks missed by this update are still 'confirmed' (retire() marks them lost after).
+    for (const t of this.#active) if (t.state !== 'tentative' && !t.matched && plausibleReturn(t.lastBox, box, 0, 0)) return true;
+    return false;
   }
 
   #confirm(t: Track): void {
@@ -279,8 +401,9 @@ export class FaceTracker {
    */
   #retire(ts: number, before: boolean): void {
     const ev = this.#events;
+    const lostSec = this.lostSec;
     compact(this.#active, (t) => {
-      const expired = ts - t.lastDetectionTs > this.options.maxLostSec;
+      const expired = ts - t.lastDetectionTs > lostSec;
       if (!t.matched && (!before || expired)) {
         t.missed++;
         if (t.state === 'confirmed') {

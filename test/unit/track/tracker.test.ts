@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FaceTracker, type TrackEvents, type TrackSnapshot } from '../../../src/pipeline/track/index.ts';
 import { evaluateMot } from '../../../src/pipeline/track/metrics.ts';
-import { iou } from '../../../src/pipeline/nms.ts';
+import { iou } from '../../../src/inference/nms.ts';
 import { centred, det, descriptor, perturbed, rng, simulate, type SimFace } from './synth.ts';
 
 const sim = { fps: 30, detectEvery: 3 };
