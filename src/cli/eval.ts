@@ -11,7 +11,7 @@ import type { EngineOptions, FaceEngine } from '../inference/engine.js';
 import type { ExecutionProvider } from '../inference/session.js';
 import type { DemographicsEvalResult } from '../eval/demographics.js';
 import type { DetectionEvalResult } from '../eval/detection.js';
-import type { EmotionEvalResult } from '../eval/emotion.js';
+import type { EmotionEvalResult, SceneRun } from '../eval/emotion.js';
 
 const HELP = `Usage: facecast eval <emotion|demographics|detection> --labels FILE.csv [options]
 
@@ -34,6 +34,11 @@ Options:
   --json OUT          write the results as JSON to OUT (- = stdout, then the table goes to stderr)
   --tta               emotion/demographics: mirror test-time augmentation
   --race              demographics: also evaluate the race head (needs a race column)
+  --scene             emotion/demographics: also place each crop in a camera-like 1280x720 frame (crop 8-25 %
+                      of the width, blurred photo background, JPEG 60-80) and run the live path on it (live
+                      detector thresholds, no whole-image fallback); reports crop and scene figures side by
+                      side and how many placed faces were not found
+  --seed N            scene layout seed (default 1); the same seed gives the same scenes
   --manifest FILE     extra model manifest (repeatable; also FACECAST_MODELS)
   --provider P        cpu (default) or cuda
   --threads N         intra-op threads per model (default 1)
@@ -53,6 +58,8 @@ export interface EvalArgs {
   json: string | undefined;
   tta: boolean;
   race: boolean;
+  scene: boolean;
+  seed: number;
   manifests: string[] | undefined;
   provider: ExecutionProvider;
   threads: number;
@@ -69,6 +76,8 @@ export function parseEvalArgs(argv: string[]): EvalArgs | 'help' {
       json: { type: 'string' },
       tta: { type: 'boolean' },
       race: { type: 'boolean' },
+      scene: { type: 'boolean' },
+      seed: { type: 'string' },
       manifest: { type: 'string', multiple: true },
       provider: { type: 'string' },
       threads: { type: 'string' },
@@ -85,6 +94,12 @@ export function parseEvalArgs(argv: string[]): EvalArgs | 'help' {
   if (!v.labels) throw new UsageError('eval: --labels FILE.csv is required');
   if (v.race && task !== 'demographics') throw new UsageError('eval: --race only applies to demographics');
   if (v.tta && task === 'detection') throw new UsageError('eval: --tta does not apply to detection');
+  if (v.scene && task === 'detection') throw new UsageError('eval: --scene does not apply to detection');
+  let seed = 1;
+  if (v.seed !== undefined) {
+    seed = Number(v.seed);
+    if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new UsageError(`eval: --seed must be a non-negative integer, not "${v.seed}"`);
+  }
   const provider = v.provider ?? 'cpu';
   if (provider !== 'cpu' && provider !== 'cuda') throw new UsageError(`eval: --provider must be cpu or cuda, not "${provider}"`);
   let threads = 1;
@@ -99,6 +114,8 @@ export function parseEvalArgs(argv: string[]): EvalArgs | 'help' {
     json: v.json,
     tta: v.tta ?? false,
     race: v.race ?? false,
+    scene: v.scene ?? false,
+    seed,
     manifests: v.manifest,
     provider,
     threads,
@@ -131,17 +148,26 @@ function progress(quiet: boolean): ((done: number, total: number) => void) | und
   };
 }
 
+async function sceneRun(a: EvalArgs, engine: FaceEngine): Promise<SceneRun | undefined> {
+  if (!a.scene) return undefined;
+  const { liveDetector } = await import('../eval/scene.js');
+  if (!engine.detector) throw new InputError('E_INPUT_INVALID', 'eval --scene: the engine has no detector');
+  const detector = liveDetector(engine.detector);
+  return { engine: { detect: (img) => detector.detect(img), classify: (img, dets) => engine.classify(img, dets) }, options: { seed: a.seed } };
+}
+
 async function run(a: EvalArgs, engine: FaceEngine): Promise<EvalResult> {
   const onProgress = progress(a.quiet);
+  const scene = await sceneRun(a, engine);
   // loaded here rather than at the top so that `--help` and usage errors do not load onnxruntime
   switch (a.task) {
     case 'emotion': {
       const { evaluateEmotion } = await import('../eval/emotion.js');
-      return evaluateEmotion(a.labels, engine, { tta: a.tta, onProgress });
+      return evaluateEmotion(a.labels, engine, { tta: a.tta, onProgress, scene });
     }
     case 'demographics': {
       const { evaluateDemographics } = await import('../eval/demographics.js');
-      return evaluateDemographics(a.labels, engine, { tta: a.tta, race: a.race, onProgress });
+      return evaluateDemographics(a.labels, engine, { tta: a.tta, race: a.race, onProgress, scene });
     }
     case 'detection': {
       const { evaluateDetection, lowThresholdDetector } = await import('../eval/detection.js');

@@ -9,7 +9,8 @@
 import { InputError } from '../core/errors.js';
 import { GENDERS, RACES, type Gender, type Race } from '../core/types.js';
 import { canonicalLabel, parseNumber, readLabelFile, rowError } from './csv.js';
-import { analyzeLabelledImages, missingReason, requireFile, type FaceAnalyzer, type LabelledImage, type PathCounts, type RunOptions, type Unclassified, type Unreadable } from './emotion.js';
+import { analyzeLabelledImages, missingReason, requireFile, type FaceAnalyzer, type FaceOutcome, type LabelledImage, type PathCounts, type RunOptions, type SceneRun, type Unclassified, type Unreadable } from './emotion.js';
+import { analyzeLabelledScenes, type SceneCounts, type SceneSetup } from './scene.js';
 import { AGE_BANDS, ageBand, biasGap, classificationSummary, groupBy, mean, meanAbsoluteError, ratio, type AgeBand, type ClassificationSummary, type Gap } from './metrics.js';
 
 const GENDER_ALIASES: Readonly<Record<string, Gender>> = { male: 'male', m: 'male', man: 'male', female: 'female', f: 'female', woman: 'female' };
@@ -33,6 +34,8 @@ export interface DemographicsPrediction {
   predGender: Gender;
   predRace?: Race;
   path: 'detected' | 'whole' | 'none';
+  /** P(male) as the model gave it (for calibration fitting). */
+  male: number;
 }
 
 export interface GroupStats {
@@ -79,6 +82,17 @@ export interface DemographicsEvalResult {
   groups: Record<Grouping, Record<string, GroupStats>>;
   gaps: Record<Grouping, GroupGaps>;
   predictions: DemographicsPrediction[];
+  /** With --scene: the scene figures beside these crop figures. */
+  scene?: DemographicsSceneResult;
+}
+
+/** The same figures for the faces placed in scenes (--scene), plus how many of them the detector missed. */
+export interface DemographicsSceneResult extends Omit<DemographicsEvalResult, 'scene' | 'paths'> {
+  paths: SceneCounts;
+  setup: SceneSetup;
+  missed: number;
+  /** Correct gender readings over found + missed faces. */
+  endToEndGenderAccuracy: number | null;
 }
 
 interface DemographicsItem extends LabelledImage {
@@ -114,7 +128,7 @@ function gapsOf(groups: Record<string, GroupStats>, withRace: boolean): GroupGap
   return gaps;
 }
 
-export async function evaluateDemographics(labelsPath: string, engine: FaceAnalyzer, opts: RunOptions & { tta?: boolean; race?: boolean } = {}): Promise<DemographicsEvalResult> {
+export async function evaluateDemographics(labelsPath: string, engine: FaceAnalyzer, opts: RunOptions & { tta?: boolean; race?: boolean; scene?: SceneRun } = {}): Promise<DemographicsEvalResult> {
   const csv = await readLabelFile(labelsPath, ['file', 'age', 'gender']);
   const hasRace = csv.header.includes('race');
   const withRace = opts.race ?? false;
@@ -135,7 +149,25 @@ export async function evaluateDemographics(labelsPath: string, engine: FaceAnaly
   });
   if (withRace && !hasRace) throw new InputError('E_INPUT_INVALID', `${csv.source}: --race needs a "race" column`);
 
-  const { outcomes, unreadable, paths } = await analyzeLabelledImages(items, csv.dir, engine, opts);
+  const crop = await analyzeLabelledImages(items, csv.dir, engine, opts);
+  const head = { labelsFile: csv.path, tta: opts.tta ?? false, race: withRace, rows: csv.rows.length };
+  const result: DemographicsEvalResult = { ...head, ...summariseDemographics(crop.outcomes, crop.unreadable, crop.paths, withRace, hasRace) };
+  if (opts.scene) {
+    const sc = await analyzeLabelledScenes(items, csv.dir, opts.scene.engine, { ...opts, scene: opts.scene.options });
+    const s = summariseDemographics(sc.outcomes, sc.unreadable, sc.paths, withRace, hasRace);
+    const correct = s.predictions.filter((p) => p.predGender === p.gender).length;
+    result.scene = { ...head, ...s, paths: sc.paths, setup: sc.setup, missed: sc.paths.missed, endToEndGenderAccuracy: ratio(correct, s.n + sc.paths.missed) };
+  }
+  return result;
+}
+
+function summariseDemographics(
+  outcomes: readonly FaceOutcome<DemographicsItem>[],
+  unreadable: Unreadable[],
+  paths: PathCounts,
+  withRace: boolean,
+  hasRace: boolean,
+): Omit<DemographicsEvalResult, 'labelsFile' | 'tta' | 'race' | 'rows'> {
   const predictions: DemographicsPrediction[] = [];
   const unclassified: Unclassified[] = [];
   for (const o of outcomes) {
@@ -144,7 +176,7 @@ export async function evaluateDemographics(labelsPath: string, engine: FaceAnaly
       unclassified.push({ file: o.item.file, line: o.item.line, reason: missingReason(o, !a?.age ? 'age' : !a.gender ? 'gender' : 'race') });
       continue;
     }
-    const p: DemographicsPrediction = { file: o.item.file, age: o.item.age, gender: o.item.gender, predAge: a.age.years, predGender: a.gender.label, path: o.path };
+    const p: DemographicsPrediction = { file: o.item.file, age: o.item.age, gender: o.item.gender, predAge: a.age.years, predGender: a.gender.label, path: o.path, male: a.gender.male };
     if (o.item.race) p.race = o.item.race;
     if (withRace && a.race) p.predRace = a.race.label;
     predictions.push(p);
@@ -162,12 +194,8 @@ export async function evaluateDemographics(labelsPath: string, engine: FaceAnaly
     const pairs = predictions.flatMap((p) => (p.race && p.predRace ? [{ truth: p.race, pred: p.predRace }] : []));
     raceSummary = classificationSummary(RACES, pairs);
   }
-  const result: DemographicsEvalResult = {
+  const result: Omit<DemographicsEvalResult, 'labelsFile' | 'tta' | 'race' | 'rows'> = {
     task: 'demographics',
-    labelsFile: csv.path,
-    tta: opts.tta ?? false,
-    race: withRace,
-    rows: csv.rows.length,
     n: predictions.length,
     unreadable,
     unclassified,

@@ -12,7 +12,7 @@ import { resolve } from 'node:path';
 import { InputError, errorMessage } from '../core/errors.js';
 import type { Detection, RgbImage } from '../core/types.js';
 import { loadImage } from '../ingest/image.js';
-import { FaceDetector } from '../pipeline/detect.js';
+import { FaceDetector } from '../inference/detect.js';
 import { parseNumber, readLabelFile, rowError } from './csv.js';
 import type { ImageLoader, Unreadable } from './emotion.js';
 import { averagePrecision, countsAt, matchDetections, mean, precisionRecall, sumCounts, thresholdSweep, type GroundTruthBox, type ImageMatch, type PrecisionRecall } from './metrics.js';

@@ -14,7 +14,8 @@ import { EMOTIONS, type Emotion, type FaceAttributes, type RgbImage } from '../c
 import type { FaceEngine } from '../inference/engine.js';
 import { loadImage } from '../ingest/image.js';
 import { canonicalLabel, readLabelFile, type CsvRow } from './csv.js';
-import { classificationSummary, type ClassStats } from './metrics.js';
+import { classificationSummary, ratio, type ClassStats } from './metrics.js';
+import { analyzeLabelledScenes, type SceneAnalyzer, type SceneCounts, type SceneOptions, type SceneSetup } from './scene.js';
 
 /** The part of FaceEngine these evaluations use (tests pass a fake). */
 export type FaceAnalyzer = Pick<FaceEngine, 'analyzeImage'> & { classifier: Pick<FaceEngine['classifier'], 'classify'> };
@@ -162,6 +163,17 @@ export interface EmotionPrediction {
   /** Probability of the predicted label. */
   confidence: number;
   path: 'detected' | 'whole' | 'none';
+  /** Probabilities in EMOTIONS order (for calibration fitting). */
+  probs: number[];
+}
+
+/** The same figures for the faces placed in scenes (--scene), plus how many of them the detector missed. */
+export interface EmotionSceneResult extends Omit<EmotionEvalResult, 'scene' | 'paths'> {
+  paths: SceneCounts;
+  setup: SceneSetup;
+  missed: number;
+  /** Correct predictions over found + missed faces: a missed face gives no reading live. */
+  endToEndAccuracy: number | null;
 }
 
 export interface EmotionEvalResult {
@@ -183,13 +195,21 @@ export interface EmotionEvalResult {
   /** matrix[t][p]: images labelled labels[t] predicted as labels[p]. */
   confusion: { labels: Emotion[]; matrix: number[][] };
   predictions: EmotionPrediction[];
+  /** With --scene: the scene figures beside these crop figures. */
+  scene?: EmotionSceneResult;
 }
 
 interface EmotionItem extends LabelledImage {
   label: Emotion;
 }
 
-export async function evaluateEmotion(labelsPath: string, engine: FaceAnalyzer, opts: RunOptions & { tta?: boolean } = {}): Promise<EmotionEvalResult> {
+/** Scene evaluation settings: the engine view with the live detector, and the composition options. */
+export interface SceneRun {
+  engine: SceneAnalyzer;
+  options?: Partial<SceneOptions>;
+}
+
+export async function evaluateEmotion(labelsPath: string, engine: FaceAnalyzer, opts: RunOptions & { tta?: boolean; scene?: SceneRun } = {}): Promise<EmotionEvalResult> {
   const csv = await readLabelFile(labelsPath, ['file', 'label']);
   const items: EmotionItem[] = [];
   const skipped: Record<string, number> = {};
@@ -205,7 +225,19 @@ export async function evaluateEmotion(labelsPath: string, engine: FaceAnalyzer, 
     }
     items.push({ file, line: row.line, label });
   }
-  const { outcomes, unreadable, paths } = await analyzeLabelledImages(items, csv.dir, engine, opts);
+  const crop = await analyzeLabelledImages(items, csv.dir, engine, opts);
+  const head = { labelsFile: csv.path, tta: opts.tta ?? false, rows: csv.rows.length, skipped: { count: skippedCount, labels: skipped } };
+  const result: EmotionEvalResult = { ...head, ...summariseEmotion(crop.outcomes, crop.unreadable, crop.paths) };
+  if (opts.scene) {
+    const sc = await analyzeLabelledScenes(items, csv.dir, opts.scene.engine, { ...opts, scene: opts.scene.options });
+    const s = summariseEmotion(sc.outcomes, sc.unreadable, sc.paths);
+    const correct = s.predictions.filter((p) => p.label === p.pred).length;
+    result.scene = { ...head, ...s, paths: sc.paths, setup: sc.setup, missed: sc.paths.missed, endToEndAccuracy: ratio(correct, s.n + sc.paths.missed) };
+  }
+  return result;
+}
+
+function summariseEmotion(outcomes: readonly FaceOutcome<EmotionItem>[], unreadable: Unreadable[], paths: PathCounts): Omit<EmotionEvalResult, 'labelsFile' | 'tta' | 'rows' | 'skipped'> & { task: 'emotion' } {
   const predictions: EmotionPrediction[] = [];
   const unclassified: Unclassified[] = [];
   for (const o of outcomes) {
@@ -214,16 +246,12 @@ export async function evaluateEmotion(labelsPath: string, engine: FaceAnalyzer, 
       unclassified.push({ file: o.item.file, line: o.item.line, reason: missingReason(o, 'emotion') });
       continue;
     }
-    predictions.push({ file: o.item.file, label: o.item.label, pred: e.label, confidence: e.probs[EMOTIONS.indexOf(e.label)], path: o.path });
+    predictions.push({ file: o.item.file, label: o.item.label, pred: e.label, confidence: e.probs[EMOTIONS.indexOf(e.label)], path: o.path, probs: e.probs });
   }
   const s = classificationSummary(EMOTIONS, predictions.map((p) => ({ truth: p.label, pred: p.pred })));
   return {
     task: 'emotion',
-    labelsFile: csv.path,
-    tta: opts.tta ?? false,
-    rows: csv.rows.length,
     n: predictions.length,
-    skipped: { count: skippedCount, labels: skipped },
     unreadable,
     unclassified,
     paths,

@@ -3,9 +3,10 @@
  * "-" where a value is undefined (no examples). Meant for a terminal or a pasted issue comment; the JSON
  * output carries the same numbers unrounded.
  */
-import type { DemographicsEvalResult, GroupStats } from './demographics.js';
+import type { DemographicsEvalResult, DemographicsSceneResult, GroupStats } from './demographics.js';
 import type { DetectionEvalResult } from './detection.js';
-import type { EmotionEvalResult, PathCounts, Unclassified, Unreadable } from './emotion.js';
+import type { EmotionEvalResult, EmotionSceneResult, PathCounts, Unclassified, Unreadable } from './emotion.js';
+import type { SceneSetup } from './scene.js';
 import type { Gap } from './metrics.js';
 import { table } from '../core/table.js';
 
@@ -56,7 +57,49 @@ export function formatEmotion(r: EmotionEvalResult): string {
   out.push(table(['label \\ pred', ...r.confusion.labels.map((l) => l.slice(0, 8))], r.confusion.labels.map((l, t) => [l, ...r.confusion.matrix[t].map(String)])));
   const p = problems(r.unreadable, r.unclassified);
   if (p.length) out.push('', ...p);
+  if (r.scene) out.push('', ...emotionScene(r, r.scene));
   return out.join('\n') + '\n';
+}
+
+function sceneLine(s: SceneSetup, found: number, missed: number): string {
+  return `scene (seed ${s.seed}, ${s.width}x${s.height}, crop ${pct(s.cropShare[0])}-${pct(s.cropShare[1])} of the width, ${s.backgroundUsed} background, JPEG ${s.jpegQuality[0]}-${s.jpegQuality[1]}, live detector, match score >= ${s.minScore}): ${found} faces found, ${missed} not found`;
+}
+
+function emotionScene(r: EmotionEvalResult, s: EmotionSceneResult): string[] {
+  const rows: string[][] = [
+    ['faces classified', String(r.n), String(s.n)],
+    ['not found', '-', String(s.missed)],
+    ['accuracy', pct(r.accuracy), pct(s.accuracy)],
+    ['accuracy incl. not found', pct(r.accuracy), pct(s.endToEndAccuracy)],
+    ['macro-F1', pct(r.macroF1), pct(s.macroF1)],
+    ...r.confusion.labels.map((l) => [`recall ${l}`, pct(r.perClass[l].recall), pct(s.perClass[l].recall)]),
+  ];
+  const out = [sceneLine(s.setup, s.paths.detected, s.missed), table(['', 'crop', 'scene'], rows)];
+  const p = problems(s.unreadable, s.unclassified.filter((u) => u.reason !== 'no face'));
+  if (p.length) out.push('scene:', ...p);
+  return out;
+}
+
+function demographicsScene(r: DemographicsEvalResult, s: DemographicsSceneResult): string[] {
+  const rows: string[][] = [
+    ['faces classified', String(r.n), String(s.n)],
+    ['not found', '-', String(s.missed)],
+    ['gender accuracy', pct(r.genderAccuracy), pct(s.genderAccuracy)],
+    ['gender acc. incl. not found', pct(r.genderAccuracy), pct(s.endToEndGenderAccuracy)],
+    ['age MAE (y)', num(r.ageMae, 1), num(s.ageMae, 1)],
+    ...(r.race ? [['race accuracy', pct(r.raceAccuracy), pct(s.raceAccuracy)]] : []),
+  ];
+  for (const k of ['gender', 'race', 'ageBand'] as const) {
+    for (const [g, st] of Object.entries(r.groups[k])) {
+      const sg = s.groups[k][g];
+      rows.push([`${k} ${g}: gender acc / age MAE`, `${pct(st.genderAccuracy)} / ${num(st.ageMae, 1)}`, `${pct(sg?.genderAccuracy)} / ${num(sg?.ageMae, 1)}`]);
+    }
+    rows.push([`${k}: gender acc gap`, pct(r.gaps[k].genderAccuracy.gap), pct(s.gaps[k].genderAccuracy.gap)]);
+  }
+  const out = [sceneLine(s.setup, s.paths.detected, s.missed), table(['', 'crop', 'scene'], rows)];
+  const p = problems(s.unreadable, s.unclassified.filter((u) => u.reason !== 'no face'));
+  if (p.length) out.push('scene:', ...p);
+  return out;
 }
 
 function gapLine(name: string, g: Gap, fmt: (v: number | null) => string): string {
@@ -92,6 +135,7 @@ export function formatDemographics(r: DemographicsEvalResult): string {
   }
   const p = problems(r.unreadable, r.unclassified);
   if (p.length) out.push('', ...p);
+  if (r.scene) out.push('', ...demographicsScene(r, r.scene));
   return out.join('\n') + '\n';
 }
 

@@ -24,6 +24,12 @@ const InputSpec = z.strictObject({
   /** ...then (v - mean[c]) / std[c] per channel, if given (one value or one per channel). */
   mean: z.array(z.number()).min(1).max(3).optional(),
   std: z.array(z.number().positive()).min(1).max(3).optional(),
+  /**
+   * Per-crop contrast normalisation before the range mapping (classifiers only): 'stretch' maps the crop's
+   * 1st..99th percentile onto 0..255, 'equalise' equalises its histogram. FER-style models trained on
+   * equalised or well-exposed crops can gain from it on dim camera faces.
+   */
+  contrast: z.enum(['none', 'stretch', 'equalise']).optional(),
 });
 
 const CropSpec = z.strictObject({
@@ -33,6 +39,14 @@ const CropSpec = z.strictObject({
   offsetY: z.number().min(-0.5).max(0.5).default(0),
   /** Rotate the crop so that the eyes are level (needs detector keypoints). */
   align: z.boolean().default(true),
+  /** Crop width / height (default 1 = square; < 1 = taller than wide). The larger side is `scale` × the box side. */
+  aspect: z.number().min(0.5).max(2).optional(),
+  /** Upper bound of k in the sampler's k×k supersampling when shrinking (antialiasing; 1 = plain bilinear; default 4). */
+  supersample: z.number().int().min(1).max(8).optional(),
+  /** Always average this model's output with its mirrored crop (per-model TTA; cheap for a small model). */
+  mirror: z.boolean().optional(),
+  /** Further crop scales whose outputs are averaged with the main one (multi-crop; same centre and aspect). */
+  extraScales: z.array(z.number().min(0.5).max(4)).max(3).optional(),
 });
 
 const Source = z.discriminatedUnion('type', [
@@ -47,6 +61,12 @@ const EmotionHead = z.strictObject({
   activation: z.enum(['none', 'softmax']).default('none'),
   /** The model's classes in output order; each must be one of the 7 canonical emotions. */
   labels: z.array(z.enum(EMOTIONS)).min(2),
+  /**
+   * Calibration: added to the log-probabilities (model order) before renormalising, then divided by
+   * `temperature` (default 1). A handful of numbers fitted on a labelled set; omit for the raw output.
+   */
+  bias: z.array(z.number()).optional(),
+  temperature: z.number().positive().optional(),
 });
 const GenderHead = z.strictObject({
   head: z.literal('gender'),
@@ -56,6 +76,13 @@ const GenderHead = z.strictObject({
   positive: z.enum(GENDERS).optional(),
   /** For softmax: the classes in output order. */
   labels: z.array(z.enum(GENDERS)).length(2).optional(),
+  /** Calibration: added to the logit of P(male) (negative = fewer "male" readings). */
+  bias: z.number().optional(),
+  /**
+   * On the race model's gender head: when that model runs anyway (race enabled), fuse its P(male) with the
+   * age/gender model's: logit = (1 − weight)·logit(p_ageGender) + weight·logit(p_this) + bias.
+   */
+  fuse: z.strictObject({ weight: z.number().min(0).max(1), bias: z.number().optional() }).optional(),
 });
 const AgeHead = z.strictObject({
   head: z.literal('age'),
@@ -66,6 +93,12 @@ const AgeHead = z.strictObject({
   step: z.number().positive().optional(),
   /** centres: explicit centre (years) of each class. */
   centres: z.array(z.number()).min(2).optional(),
+  /**
+   * Calibration: a monotone piecewise-linear map [decoded years, calibrated years] (knots increasing in both),
+   * extended linearly past the ends and clamped to 0..100. Undoes the head's squeeze toward the middle ages;
+   * a handful of knots fitted on a labelled set.
+   */
+  calibration: z.array(z.tuple([z.number(), z.number()])).min(2).optional(),
 });
 const RaceHead = z.strictObject({
   head: z.literal('race'),
@@ -114,6 +147,7 @@ const ClassificationModel = z
       if (h.head === 'gender' && h.kind === 'softmax' && !h.labels) ctx.addIssue({ code: 'custom', path: ['heads', i, 'labels'], message: 'a softmax gender head needs `labels`' });
       if (h.head === 'age' && h.kind === 'bins' && (h.start === undefined || h.step === undefined)) ctx.addIssue({ code: 'custom', path: ['heads', i], message: 'an age head of kind bins needs `start` and `step`' });
       if (h.head === 'age' && h.kind === 'centres' && !h.centres) ctx.addIssue({ code: 'custom', path: ['heads', i, 'centres'], message: 'an age head of kind centres needs `centres`' });
+      if (h.head === 'age' && h.calibration?.some((k, j, a) => j > 0 && !(k[0] > a[j - 1][0] && k[1] >= a[j - 1][1]))) ctx.addIssue({ code: 'custom', path: ['heads', i, 'calibration'], message: 'age calibration knots must increase (decoded strictly, calibrated not decreasing)' });
     }
   });
 

@@ -127,3 +127,37 @@ test('demographics: n matches the CSV, gender far above chance, groups, gaps and
   // men are a minority of the set: check they are read too, not only the majority class
   assert.ok((r.groups.gender.male.genderAccuracy ?? 0) >= 0.7);
 });
+
+test('--scene: a tiny set placed in frames runs the live path; crop and scene side by side; same seed, same scenes', async () => {
+  const src = join(dir, 'emotion', 'labels.csv');
+  const lines = (await readFile(src, 'utf8')).split('\n').filter(Boolean);
+  // eight crops of the built set, written as a labelled set of its own next to the images
+  const labels = join(dir, 'emotion', 'labels-scene.csv');
+  await writeFile(labels, [lines[0], ...lines.slice(1, 9)].join('\n') + '\n');
+  const r = await runJson<EmotionEvalResult>(['emotion', '--labels', labels, '--scene', '--seed', '7']);
+  const s = r.scene;
+  assert.ok(s, 'scene results present');
+  assert.equal(s.setup.seed, 7);
+  assert.equal(s.setup.backgroundUsed, 'photo');
+  assert.equal(s.rows, 8);
+  // every placed face is either found and classified, or counted as not found; none is classified whole
+  assert.equal(s.paths.detected + s.missed, 8);
+  assert.equal(s.paths.whole, 0);
+  assert.equal(s.n + s.unclassified.length, 8);
+  assert.ok(s.paths.detected >= 4, `found ${s.paths.detected} of 8 placed faces`);
+  assert.ok(inUnit(s.accuracy) && inUnit(s.endToEndAccuracy));
+  assert.ok((s.endToEndAccuracy ?? 0) <= (s.accuracy ?? 0));
+  assert.equal(r.n, 8, 'crop figures alongside');
+  const again = await runJson<EmotionEvalResult>(['emotion', '--labels', labels, '--scene', '--seed', '7']);
+  assert.deepEqual(again.scene?.predictions, s.predictions);
+
+  const demo = join(dir, 'demographics', 'labels.csv');
+  const dl = (await readFile(demo, 'utf8')).split('\n').filter(Boolean);
+  const dlabels = join(dir, 'demographics', 'labels-scene.csv');
+  await writeFile(dlabels, [dl[0], ...dl.slice(1, 7)].join('\n') + '\n');
+  const d = await runJson<DemographicsEvalResult>(['demographics', '--labels', dlabels, '--scene']);
+  assert.ok(d.scene);
+  assert.equal(d.scene.paths.detected + d.scene.missed, 6);
+  assert.ok(d.scene.genderAccuracy === null || inUnit(d.scene.genderAccuracy));
+  assert.deepEqual(Object.keys(d.scene.groups.ageBand), ['0-17', '18-29', '30-44', '45-59', '60+']);
+});

@@ -7,7 +7,10 @@ const usage = (re: RegExp) => (e: unknown) => e instanceof UsageError && e.code 
 
 test('parses the common and task flags', () => {
   const a = parseEvalArgs(['demographics', '--labels', 'x.csv', '--race', '--tta', '--json', '-', '--manifest', 'a.yaml', '--manifest', 'b.yaml', '--provider', 'cuda', '--threads', '4', '--quiet']);
-  assert.deepEqual(a, { task: 'demographics', labels: 'x.csv', json: '-', tta: true, race: true, manifests: ['a.yaml', 'b.yaml'], provider: 'cuda', threads: 4, quiet: true });
+  assert.deepEqual(a, { task: 'demographics', labels: 'x.csv', json: '-', tta: true, race: true, scene: false, seed: 1, manifests: ['a.yaml', 'b.yaml'], provider: 'cuda', threads: 4, quiet: true });
+  const s = parseEvalArgs(['emotion', '--labels', 'x.csv', '--scene', '--seed', '42']) as EvalArgs;
+  assert.equal(s.scene, true);
+  assert.equal(s.seed, 42);
   const b = parseEvalArgs(['detection', '--labels=y.csv']) as EvalArgs;
   assert.equal(b.provider, 'cpu');
   assert.equal(b.threads, 1);
@@ -24,6 +27,8 @@ test('usage errors', () => {
   assert.throws(() => parseEvalArgs(['emotion', 'extra', '--labels', 'x.csv']), usage(/unexpected argument "extra"/));
   assert.throws(() => parseEvalArgs(['emotion', '--labels', 'x.csv', '--race']), usage(/--race only applies/));
   assert.throws(() => parseEvalArgs(['detection', '--labels', 'x.csv', '--tta']), usage(/--tta/));
+  assert.throws(() => parseEvalArgs(['detection', '--labels', 'x.csv', '--scene']), usage(/--scene/));
+  assert.throws(() => parseEvalArgs(['emotion', '--labels', 'x.csv', '--scene', '--seed', '-3']), usage(/--seed/));
   assert.throws(() => parseEvalArgs(['emotion', '--labels', 'x.csv', '--provider', 'tpu']), usage(/--provider/));
   assert.throws(() => parseEvalArgs(['emotion', '--labels', 'x.csv', '--threads', '0']), usage(/--threads/));
   assert.throws(() => parseEvalArgs(['emotion', '--labels', 'x.csv', '--threads', '1.5']), usage(/--threads/));

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { InputError } from '../../../src/core/errors.js';
 import { EMOTIONS, type Detection, type Emotion, type FaceAttributes, type RgbImage } from '../../../src/core/types.js';
-import type { ImageAnalysis } from '../../../src/inference/engine.js';
+import type { ImageAnalysis } from '../../../src/inference/api.js';
 import { evaluateDemographics, normaliseGender, normaliseRace } from '../../../src/eval/demographics.js';
 import { evaluateDetection } from '../../../src/eval/detection.js';
 import { evaluateEmotion, normaliseEmotion, type FaceAnalyzer } from '../../../src/eval/emotion.js';
