@@ -19,6 +19,8 @@ export interface SoakSample {
   analysedFps: number;
   /** /healthz round trip, ms. */
   healthMs: number;
+  /** Video frames each WHEP viewer received so far (when the soak runs viewers). */
+  viewerFrames?: number[];
 }
 
 interface StreamsBody { streams: { id: string; status: { latencyMs: number; framesReceived: number; framesDropped: number; analysedFps: number; state: string } }[] }
@@ -50,12 +52,14 @@ export async function sample(base: string, t0: number, headers: Record<string, s
   };
 }
 
-/** Samples every `everySec` for `seconds`; returns every sample (bounded by the duration). */
-export async function soak(base: string, seconds: number, everySec: number, onSample?: (s: SoakSample) => void): Promise<SoakSample[]> {
+/** Samples every `everySec` for `seconds`; returns every sample (bounded by the duration). `viewers`: the frame
+ *  counts of the soak's WHEP viewers, recorded with each sample. */
+export async function soak(base: string, seconds: number, everySec: number, onSample?: (s: SoakSample) => void, viewers?: () => number[]): Promise<SoakSample[]> {
   const t0 = performance.now();
   const out: SoakSample[] = [];
   while ((performance.now() - t0) / 1000 < seconds) {
     const s = await sample(base, t0);
+    if (viewers) s.viewerFrames = viewers();
     out.push(s);
     onSample?.(s);
     await sleep(everySec * 1000);
@@ -83,6 +87,9 @@ export interface SoakSummary {
   latencyMs: { meanOfMeans: number; max: number };
   dropRatio: number;
   healthMsMax: number;
+  /** With viewers: sampling intervals in which some viewer received no frame (a stall), and the slowest viewer's
+   *  mean frames per second. */
+  viewers?: { count: number; stalls: number; minFps: number };
 }
 
 /** Summary over the samples after `warmupSec` (JIT, buffer pools and model arenas settle first). */
@@ -100,5 +107,15 @@ export function summarise(all: readonly SoakSample[], warmupSec: number): SoakSu
     latencyMs: { meanOfMeans: s.reduce((a, x) => a + x.latencyMeanMs, 0) / s.length, max: Math.max(...s.map((x) => x.latencyMaxMs)) },
     dropRatio: (last.dropped - first.dropped) / Math.max(1, last.received - first.received),
     healthMsMax: Math.max(...s.map((x) => x.healthMs)),
+    ...(first.viewerFrames ? { viewers: viewerSummary(s) } : {}),
   };
+}
+
+function viewerSummary(s: readonly SoakSample[]): { count: number; stalls: number; minFps: number } {
+  const n = s[0].viewerFrames?.length ?? 0;
+  let stalls = 0;
+  for (let i = 1; i < s.length; i++) for (let v = 0; v < n; v++) if ((s[i].viewerFrames?.[v] ?? 0) <= (s[i - 1].viewerFrames?.[v] ?? 0)) stalls++;
+  const dt = Math.max(1e-9, s[s.length - 1].t - s[0].t);
+  const fps = Array.from({ length: n }, (_, v) => ((s[s.length - 1].viewerFrames?.[v] ?? 0) - (s[0].viewerFrames?.[v] ?? 0)) / dt);
+  return { count: n, stalls, minFps: n ? Math.min(...fps) : 0 };
 }

@@ -114,6 +114,15 @@ export class ClusterCoordinator implements AsyncDisposable {
     return [...this.#applied.keys()];
   }
 
+  /**
+   * The fence at use time: whether this instance may publish the stream's output now (its lease is held and
+   * within its deadline). Checked per record, so a process resumed after a freeze (SIGSTOP, a long GC) emits
+   * nothing for a stream another instance may already run, even before its watchdog timer gets to run.
+   */
+  fenced(id: string): boolean {
+    return this.#leases.valid(id);
+  }
+
   /** The latest report of a stream run elsewhere. */
   report(id: string): StreamReport | undefined {
     return this.#reports.get(id);

@@ -7,6 +7,11 @@
  * t + leaseMs × 2/3 (its `deadline`, on the monotonic clock). A watchdog checks the deadlines every 100 ms and
  * calls `onExpired` for a lease not renewed in time — whether Redis said no, is unreachable, or the event loop
  * stalled — and the owner stops the stream then, a third of a lease before anyone else can acquire it.
+ *
+ * The watchdog is a timer on the same event loop that other work (inference, a long GC) can block, so it may fire
+ * late. The deadline is therefore also checked at use time: `holds()`, `held()` and `valid()` expire a lease
+ * whose deadline passed (calling `onExpired`) before answering, so no caller acts on a lease that is no longer
+ * safe, whenever the timer gets to run.
  */
 import type { Redis } from 'ioredis';
 import { Logger } from '../core/log.js';
@@ -24,6 +29,10 @@ export interface LeaseManagerOptions {
   leaseMs: number;
   /** A held lease passed its deadline without renewal: stop the stream now. Called once per lease. */
   onExpired: (stream: string) => void;
+  /** Monotonic clock, ms (tests inject a fake one). Default performance.now. */
+  now?: () => number;
+  /** Watchdog period, ms (default 100). */
+  watchdogMs?: number;
 }
 
 export class LeaseManager {
@@ -34,6 +43,7 @@ export class LeaseManager {
   /** Held leases → deadline (performance.now() ms). */
   readonly #held = new Map<string, number>();
   readonly #watchdog: NodeJS.Timeout;
+  readonly #now: () => number;
   #closed = false;
 
   constructor(o: LeaseManagerOptions) {
@@ -41,22 +51,37 @@ export class LeaseManager {
     this.#me = o.instanceId;
     this.#leaseMs = o.leaseMs;
     this.#onExpired = o.onExpired;
-    this.#watchdog = setInterval(() => this.#check(), WATCHDOG_MS).unref();
+    this.#now = o.now ?? (() => performance.now());
+    this.#watchdog = setInterval(() => this.#check(), o.watchdogMs ?? WATCHDOG_MS).unref();
   }
 
-  /** Streams whose lease this instance holds (and considers valid). */
+  /** Streams whose lease this instance holds (and considers valid: deadlines are checked now). */
   held(): string[] {
+    this.#check();
     return [...this.#held.keys()];
   }
 
+  /** Whether this instance holds the stream's lease and it is within its deadline (checked now). */
   holds(stream: string): boolean {
-    return this.#held.has(stream);
+    return this.valid(stream);
+  }
+
+  /**
+   * The fence at use time: true while the lease is held and its deadline has not passed. A passed deadline
+   * expires the lease here and now (onExpired is called), even if the watchdog timer has not run yet.
+   */
+  valid(stream: string): boolean {
+    const deadline = this.#held.get(stream);
+    if (deadline === undefined) return false;
+    if (this.#now() <= deadline) return true;
+    this.#expire(stream);
+    return false;
   }
 
   /** Tries to take a free lease; true when this instance now owns the stream. */
   async acquire(stream: string): Promise<boolean> {
     if (this.#closed) return false;
-    const sent = performance.now();
+    const sent = this.#now();
     const r = await this.#redis.set(KEYS.lease(stream), this.#me, 'PX', this.#leaseMs, 'NX');
     if (r !== 'OK') return false;
     this.#held.set(stream, sent + (this.#leaseMs * 2) / 3);
@@ -72,7 +97,7 @@ export class LeaseManager {
   async renewAll(): Promise<string[]> {
     const streams = this.held();
     if (streams.length === 0) return [];
-    const sent = performance.now();
+    const sent = this.#now();
     const p = this.#redis.pipeline();
     for (const s of streams) p.eval(RENEW_LUA, 1, KEYS.lease(s), this.#me, String(this.#leaseMs));
     const results = (await p.exec()) ?? [];
@@ -122,12 +147,13 @@ export class LeaseManager {
   }
 
   #check(): void {
-    const now = performance.now();
-    for (const [s, deadline] of this.#held) {
-      if (now <= deadline) continue;
-      this.#held.delete(s);
-      log.warn(`lease not renewed in time: stopping [stream:${s}]`);
-      this.#onExpired(s);
-    }
+    const now = this.#now();
+    for (const [s, deadline] of this.#held) if (now > deadline) this.#expire(s);
+  }
+
+  #expire(stream: string): void {
+    if (!this.#held.delete(stream)) return;
+    log.warn(`lease not renewed in time: stopping [stream:${stream}]`);
+    this.#onExpired(stream);
   }
 }

@@ -8,7 +8,7 @@
  *  - GET /api/groups, GET /api/groups/:id: camera groups (both modes).
  */
 import express, { Router, type NextFunction, type Request, type Response } from 'express';
-import { HttpError } from '../server/http-errors.js';
+import { HttpError } from '../core/http-errors.js';
 import type { ClusterCoordinator } from './coordinator.js';
 import type { CameraGroups } from './groups.js';
 

@@ -4,14 +4,14 @@
  * streams run here from the local registry, the others from their owners' reports, each with its `owner`.
  */
 import type { GroupRecord } from '../core/records.js';
-import { HttpError } from '../server/http-errors.js';
+import { HttpError } from '../core/http-errors.js';
 import type { StreamConfig, StreamPatch } from '../server/config.js';
 import { merge, streamInfo, validate, type StreamRegistry } from '../server/registry.js';
 import type { Readiness, StreamInfo, StreamService, StreamStatus } from '../server/service.js';
 import type { ClusterCoordinator } from './coordinator.js';
 
 /** Status of a desired stream that no instance runs right now (between owners, or not yet placed). */
-const UNPLACED: StreamStatus = { state: 'idle', inputFps: 0, analysedFps: 0, outputFps: 0, latencyMs: 0, viewers: 0, faces: 0, framesReceived: 0, framesDropped: 0, videoFramesDropped: 0 };
+const UNPLACED: StreamStatus = { state: 'idle', inputFps: 0, analysedFps: 0, outputFps: 0, latencyMs: 0, processingMs: 0, ingestLagMs: 0, sinceFrameMs: 0, viewers: 0, faces: 0, framesReceived: 0, framesDropped: 0, framesSkipped: 0, videoFramesDropped: 0 };
 
 export class ClusterStreamService implements StreamService {
   readonly #node: ClusterCoordinator;

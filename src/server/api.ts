@@ -5,7 +5,7 @@
 import express from 'express';
 import type { Express, NextFunction, Request, RequestHandler, Response, Router } from 'express';
 import { StreamConfigSchema, StreamPatchSchema, formatIssues } from './config.js';
-import { HttpError, errorHandler, notFoundHandler } from './http-errors.js';
+import { HttpError, errorHandler, notFoundHandler } from '../core/http-errors.js';
 import type { StreamService } from './service.js';
 
 /** Options of {@link streamsApi} and {@link createApiApp}. */

@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { RequestHandler } from 'express';
-import { HttpError } from './http-errors.js';
+import { HttpError } from '../core/http-errors.js';
 
 /**
  * The dashboard's policy: its own ES modules and styles only (no inline script or style), images from itself,
@@ -31,13 +31,18 @@ const HEADERS: Record<string, string> = {
   'Referrer-Policy': 'no-referrer',
   'Cross-Origin-Resource-Policy': 'same-origin',
   'Cross-Origin-Opener-Policy': 'same-origin',
-  'Permissions-Policy': 'camera=(self), microphone=(), geolocation=()',
+  'Permissions-Policy': 'camera=(), microphone=(), geolocation=()',
 };
+
+/** Only the go-live page (web/publish.html) may ask for the camera; every other response denies it. */
+const PUBLISH_PAGE = '/publish.html';
+const PUBLISH_PERMISSIONS = 'camera=(self), microphone=(), geolocation=()';
 
 /** Sets the security headers on every response (mount first). */
 export function securityHeaders(): RequestHandler {
-  return (_req, res, next) => {
+  return (req, res, next) => {
     res.set(HEADERS);
+    if (req.path === PUBLISH_PAGE) res.set('Permissions-Policy', PUBLISH_PERMISSIONS);
     next();
   };
 }
@@ -90,5 +95,55 @@ export function cors(allowed: readonly string[]): RequestHandler {
     }
     if (preflight) return next(new HttpError('E_FORBIDDEN', `origin ${origin} is not allowed (security.cors.origins)`));
     next();
+  };
+}
+
+/** Requests of one connection handled at once; more wait their turn (HTTP/1.1 answers in order anyway). */
+export const IN_FLIGHT_PER_CONNECTION = 4;
+/** Requests of one connection waiting their turn; beyond this the connection is closed. */
+export const QUEUED_PER_CONNECTION = 64;
+
+interface ConnectionWork {
+  active: number;
+  waiting: (() => void)[];
+}
+
+/**
+ * Bounds the work one connection can start (issue 14: 1 000 pipelined snapshot requests on a socket that never
+ * reads made 1 000 JPEGs, all buffered: +737 MB). HTTP/1.1 answers pipelined requests in order, so a request
+ * beyond IN_FLIGHT_PER_CONNECTION waits until an earlier response is done — and a response of a client that
+ * does not read is not done until its bytes reach the kernel: the work stops at the socket's backpressure.
+ * A connection with more than QUEUED_PER_CONNECTION requests waiting is closed (no client needs that many).
+ */
+export function perConnectionLimit(opts: { inFlight?: number; queued?: number } = {}): RequestHandler {
+  const inFlight = opts.inFlight ?? IN_FLIGHT_PER_CONNECTION;
+  const queued = opts.queued ?? QUEUED_PER_CONNECTION;
+  const work = new WeakMap<object, ConnectionWork>();
+  return (req, res, next) => {
+    const socket = req.socket;
+    let w = work.get(socket);
+    if (!w) {
+      w = { active: 0, waiting: [] };
+      work.set(socket, w);
+    }
+    const conn = w;
+    const start = (): void => {
+      conn.active++;
+      let done = false;
+      // 'close' fires once the response is finished (its bytes handed to the OS) or the connection died.
+      res.once('close', () => {
+        if (done) return;
+        done = true;
+        conn.active--;
+        conn.waiting.shift()?.();
+      });
+      next();
+    };
+    if (conn.active < inFlight) return start();
+    if (conn.waiting.length >= queued) {
+      socket.destroy();
+      return;
+    }
+    conn.waiting.push(start);
   };
 }

@@ -7,7 +7,7 @@
  * the limit for that, or rate-limit at the proxy). Forwarded headers are not trusted: any client can forge them.
  */
 import type { RequestHandler } from 'express';
-import { HttpError } from './http-errors.js';
+import { HttpError } from '../core/http-errors.js';
 
 export interface RateLimitOptions {
   /** Requests a client may make at once (bucket size). */

@@ -8,7 +8,7 @@ import type { GroupRecord } from '../core/records.js';
 import { Logger } from '../core/log.js';
 import { StreamConfigSchema, deepFreeze, formatIssues, redactUrl, redactUrls } from './config.js';
 import type { StreamConfig, StreamPatch } from './config.js';
-import { HttpError } from './http-errors.js';
+import { HttpError } from '../core/http-errors.js';
 import type { Readiness, StreamInfo, StreamService, StreamStatus } from './service.js';
 
 /** One running stream, owned by the registry. */

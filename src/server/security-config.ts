@@ -35,6 +35,7 @@ const SourcesSchema = z.strictObject({
   allowLoopback: z.boolean().default(false).describe('API-added sources may resolve to loopback (127/8, ::1, 0.0.0.0). Default false.'),
   allowPrivate: z.boolean().default(true).describe('API-added sources may resolve to private LAN addresses (RFC 1918, 100.64/10, fc00::/7). Default true: cameras live there.'),
   allowLinkLocal: z.boolean().default(false).describe('API-added sources may resolve to link-local addresses (169.254/16 — cloud metadata —, fe80::/10). Default false.'),
+  followRedirects: z.boolean().default(false).describe('Follow HTTP redirects of http(s) sources (every stream: the target is not checked against this policy). Default false: a redirect is an error; use the final URL.'),
 });
 
 export const SecuritySchema = z.strictObject({

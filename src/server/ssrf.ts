@@ -7,15 +7,21 @@
  * never trusted (`rtsp://2130706433/` and `rtsp://localhost/` both resolve to 127.0.0.1). Errors are
  * HttpError E_SOURCE_FORBIDDEN (400) naming the rule, never the URL (it may hold credentials).
  *
+ * What a source IS comes from src/core/source.ts, the parser the opener uses too (a `scheme:host` without `//`
+ * is refused by both, never read as a file by one and as a URL by the other). HTTP redirects are refused by the
+ * opener unless security.sources.followRedirects is set (FFmpeg's http `max_redirects` = 0), so an allowed
+ * server cannot bounce FFmpeg to an internal address.
+ *
  * Known limits (docs/config.md § security): the check runs when the stream is added. FFmpeg resolves the name
- * again when it connects (a DNS answer that changes in between gets through), and it follows redirects (HTTP and
- * RTSP 3xx) and HLS playlist entries of a server the policy allowed: this blocks URLs that name internal hosts,
- * not a hostile public server. API tokens stay the first line of defence.
+ * again when it connects (a DNS answer that changes in between gets through), and it follows RTSP 3xx replies
+ * (FFmpeg has no option to refuse them) and HLS playlist entries of a server the policy allowed: this blocks URLs
+ * that name internal hosts, not a hostile public server. API tokens stay the first line of defence.
  */
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { HttpError } from './http-errors.js';
+import { HttpError } from '../core/http-errors.js';
 import type { NetworkScheme } from './security-config.js';
+import { parseSource } from '../core/source.js';
 
 /** What an address is, for the policy. `public` is everything that is none of the others. */
 export type AddressKind = 'public' | 'loopback' | 'private' | 'link-local' | 'multicast' | 'unspecified' | 'reserved';
@@ -122,12 +128,15 @@ export class SourcePolicy {
    * `field` names the key in messages (`source`, `detectSource`).
    */
   async check(source: string, field = 'source'): Promise<void> {
-    if (source === 'whip') return; // fed by a WHIP publisher: nothing is fetched
-    const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(source)?.[1]?.toLowerCase();
-    if (scheme === undefined || scheme === 'file') {
+    // The opener's own parser (src/core/source.ts): what passes here as a file is opened as a file.
+    const parsed = parseSource(source);
+    if (parsed.kind === 'whip') return; // fed by a WHIP publisher: nothing is fetched
+    if (parsed.kind === 'invalid') throw new HttpError('E_VALIDATION', `${field}: ${parsed.reason}`);
+    if (parsed.kind === 'file') {
       if (!this.#opts.allowFiles) throw forbidden(field, 'local files are not allowed for streams added through the API (security.sources.allowFiles)');
       return;
     }
+    const scheme = parsed.scheme;
     if (!(this.#opts.schemes as readonly string[]).includes(scheme)) {
       throw forbidden(field, `scheme "${scheme}:" is not allowed (security.sources.schemes: ${this.#opts.schemes.join(', ') || 'none'})`);
     }

@@ -65,6 +65,7 @@ test('cluster: 3 instances + Redis spread 6 cameras, viewers on any instance get
   let socket: Socket<ServerToClientEvents, ClientToServerEvents> | undefined;
   let watching = true;
   let watcher: Promise<void> | undefined;
+  let codes: (number | null | 'timeout')[] = [];
   try {
     const ports = await Promise.all(Array.from({ length: N_INSTANCES }, () => freePort()));
     const started = await Promise.all(
@@ -208,9 +209,10 @@ test('cluster: 3 instances + Redis spread 6 cameras, viewers on any instance get
     watching = false;
     await watcher?.catch(() => undefined);
     socket?.disconnect();
-    const codes = await Promise.all([...alive].map((i) => servers[i]!.stop()));
+    codes = await Promise.all([...alive].map((i) => servers[i]!.stop()));
     await redis.close();
     rmSync(dir, { recursive: true, force: true });
-    codes.forEach((c, k) => assert.equal(c, 0, `instance exit code; stderr: ${servers[[...alive][k]]?.stderr().slice(-1500)}`));
   }
+  // After the finally, not in it: a failed assertion in finally would replace the test's real failure.
+  codes.forEach((c, k) => assert.equal(c, 0, `instance exit code; stderr: ${servers[[...alive][k]]?.stderr().slice(-1500)}`));
 });

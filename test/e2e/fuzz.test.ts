@@ -71,11 +71,13 @@ test('fuzz: random HTTP requests and socket.io events never get a 5xx or take th
   const dir = mkdtempSync(join(tmpdir(), 'fc-fuzz-'));
   const config = join(dir, 'facecast.yaml');
   // No streams: the requests create (and delete) their own, all pointing at 127.0.0.1:1 or missing files.
-  writeFileSync(config, 'server: { host: 127.0.0.1, port: 0 }\nwebrtc: { hostAddresses: [127.0.0.1] }\ndemo: { enabled: false }\nstreams: []\n');
+  // whip.autoCreate: a POST /whip/<any id> reaches stream creation (bad ids and rejected offers must stay 4xx).
+  writeFileSync(config, 'server: { host: 127.0.0.1, port: 0 }\nwebrtc: { hostAddresses: [127.0.0.1] }\nwhip: { autoCreate: true }\ndemo: { enabled: false }\nstreams: []\n');
   const server = await startServe(['--config', config], { FACECAST_MODEL_CACHE: join(dir, 'models') });
   const { base } = server;
   const r = rng(SEED);
   const statuses = new Map<number, number>();
+  let code: Awaited<ReturnType<typeof server.stop>> | undefined;
   try {
     for (let i = 0; i < REQUESTS; i++) {
       const method = pick(r, ['GET', 'GET', 'POST', 'POST', 'PATCH', 'DELETE', 'PUT', 'OPTIONS', 'HEAD']);
@@ -83,6 +85,8 @@ test('fuzz: random HTTP requests and socket.io events never get a 5xx or take th
       const b = method === 'GET' || method === 'HEAD' ? {} : body(r);
       const headers: Record<string, string> = {};
       if (b.type) headers['content-type'] = b.type;
+      // A body declared compressed that is not (or is another encoding): the client's error, never a 500.
+      if (b.data !== undefined && r() < 0.1) headers['content-encoding'] = pick(r, ['gzip', 'deflate', 'br', 'x-unknown', 'gzip, gzip']);
       if (r() < 0.1) headers.authorization = pick(r, ['Bearer', 'Bearer x', 'Basic abc', `Bearer ${str(r)}`.replace(/[^\x20-\x7e]/g, '')]);
       const what = `#${i} ${method} ${p.slice(0, 80)} (${b.type ?? 'no type'}, ${b.data?.length ?? 0} B; seed ${SEED})`;
       let res: Response;
@@ -102,6 +106,22 @@ test('fuzz: random HTTP requests and socket.io events never get a 5xx or take th
       } else await res.arrayBuffer();
       if (i % 50 === 49) assert.equal((await fetch(`${base}/healthz`)).status, 200, `alive after ${what}`);
     }
+
+    // Deterministic members of the classes the random walk may miss (issue 14, item 3).
+    const offer = 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 H264/90000\r\n';
+    for (const id of ['Bad_ID', '-x', 'a'.repeat(64), '%E2%82%AC', 'ok-id']) {
+      const res = await fetch(`${base}/whip/${id}`, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: offer, signal: AbortSignal.timeout(10_000) });
+      const text = await res.text();
+      assert.ok(res.status === 400, `WHIP auto-create, id ${id}, a rejected offer → ${res.status} ${text.slice(0, 200)}`);
+    }
+    const streams = (await (await fetch(`${base}/api/streams`)).json()) as { streams: { id: string }[] };
+    assert.ok(!streams.streams.some((s) => s.id === 'ok-id'), 'a rejected WHIP offer created no stream');
+    const gz = await fetch(`${base}/api/streams`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body: '{"id":"g","source":"whip"}' });
+    assert.equal(gz.status, 400, 'a body declared gzip that is not');
+    assert.equal(((await gz.json()) as { error: { code: string } }).error.code, 'E_VALIDATION');
+    const dw = await fetch(`${base}/api/streams`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: 'dw', source: 'rtsp://127.0.0.1:1/x', detectSource: 'whip' }) });
+    assert.equal(dw.status, 400, 'detectSource: whip is refused by the API as by the config file');
+    await dw.arrayBuffer();
 
     // socket.io: random events and payloads, then a well-formed subscription must still work.
     const sock = io(base, { transports: ['websocket'], reconnection: false, timeout: 5000 });
@@ -124,7 +144,8 @@ test('fuzz: random HTTP requests and socket.io events never get a 5xx or take th
     assert.doesNotMatch(server.stderr(), /internal server error|Unhandled|uncaught/i, 'no internal error logged');
     console.log(`fuzz: ${REQUESTS} HTTP requests (statuses ${JSON.stringify(Object.fromEntries([...statuses].sort((a, b) => a[0] - b[0])))}), ${EVENTS} socket.io events (${acks.length} acks), seed ${SEED}`);
   } finally {
-    const code = await server.stop();
-    assert.equal(code, 0, `serve exit code; stderr: ${server.stderr().slice(-1500)}`);
+    code = await server.stop();
   }
+  // After the finally, not in it: a failed assertion in finally would replace the test's real failure.
+  assert.equal(code, 0, `serve exit code; stderr: ${server.stderr().slice(-1500)}`);
 });

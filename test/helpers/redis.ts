@@ -68,6 +68,11 @@ export class RedisServer implements AsyncDisposable {
     return this.#log();
   }
 
+  /** Sends a signal to redis-server (SIGSTOP / SIGCONT: a frozen Redis, for fault tests). */
+  signal(sig: NodeJS.Signals): void {
+    this.#child.kill(sig);
+  }
+
   /** SIGTERM (SIGKILL after 3 s), then removes its temp dir. Idempotent. */
   close(): Promise<void> {
     this.#closing ??= (async () => {

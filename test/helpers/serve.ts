@@ -11,6 +11,8 @@ export interface ServeProcess {
   stop(): Promise<number | null | 'timeout'>;
   /** SIGKILL (a crash, for failover tests); resolves once the process is gone (at most 5 s). */
   kill(): Promise<void>;
+  /** Sends a signal (SIGSTOP / SIGCONT: freezing an instance, for fault tests). */
+  signal(sig: NodeJS.Signals): void;
 }
 
 /** Runs `facecast serve` expecting it to exit by itself (a refusal to start): its exit code and stderr. */
@@ -57,5 +59,5 @@ export async function startServe(args: string[], env: Record<string, string> = {
     child.kill('SIGKILL');
     await Promise.race([exited, sleep(5000)]);
   };
-  return { base, stderr: () => stderr, stop, kill };
+  return { base, stderr: () => stderr, stop, kill, signal: (sig) => void child.kill(sig) };
 }

@@ -115,7 +115,9 @@ test('control API: 401 without or with a wrong token, 403 with a viewer token, 2
 });
 
 test('viewer endpoints: list, stream, groups, snapshot and WHEP need a viewer (or API) token', async () => {
-  for (const path of ['/api/streams', '/api/streams/cam', '/api/streams/cam/groups', '/api/streams/cam/snapshot.jpg']) {
+  // Every /api path, whichever router answers it (camera groups, cluster, unknown paths): issue 14 found
+  // /api/groups open.
+  for (const path of ['/api/streams', '/api/streams/cam', '/api/streams/cam/groups', '/api/streams/cam/snapshot.jpg', '/api/groups', '/api/groups/none', '/api/cluster', '/api/anything']) {
     const none = await req(locked.base + path);
     assert.equal(none.status, 401, path);
     assert.equal(await code(none), 'E_UNAUTHORIZED');
@@ -219,6 +221,12 @@ test('SSRF: by default the API refuses loopback, link-local, names resolving to 
     assert.equal(e.code, 'E_SOURCE_FORBIDDEN');
     assert.match(e.message, rule);
     assert.ok(!text.includes(SECRET), text);
+  }
+  // "scheme:host" without "//" is not a file path: refused (FFmpeg would open it as a network URL).
+  for (const source of ['rtsp:127.0.0.1:8554/cam', 'http:127.0.0.1:8080/', 'tcp://127.0.0.1:8554']) {
+    const res = await req(`${locked.base}/api/streams`, { method: 'POST', json: { id: 'x', source }, token: API });
+    assert.equal(res.status, 400, source);
+    assert.equal(await code(res), 'E_VALIDATION', source);
   }
   // PATCH is checked the same way, detectSource too.
   const patch = await req(`${locked.base}/api/streams/cam`, { method: 'PATCH', json: { detectSource: 'rtsp://127.0.0.1/sub' }, token: API });
@@ -329,6 +337,11 @@ test('beyond loopback: refuses to start without an API token (saying why and how
   assert.match(refused.stderr, /refusing to serve on 0\.0\.0\.0 without an API token: anyone who can reach that address could add, change and delete streams/);
   assert.match(refused.stderr, /FACECAST_API_TOKENS/);
   assert.match(refused.stderr, /FACECAST_ALLOW_INSECURE=true/);
+  // The same rule for a separate metrics listener: beyond loopback it needs metrics.token.
+  const metrics = await serveExit(['--port', '0'], { FACECAST_DEMO: 'false', FACECAST_METRICS_PORT: '0', FACECAST_METRICS_HOST: '0.0.0.0' });
+  assert.equal(metrics.code, 1, metrics.stderr);
+  assert.match(metrics.stderr, /refusing to serve metrics on 0\.0\.0\.0 without a metrics token.*FACECAST_METRICS_TOKEN/);
+  assert.match(metrics.stderr, /\[E_CONFIG_INVALID\]/);
   const s = await startServe(['--host', '0.0.0.0', '--port', '0'], { FACECAST_DEMO: 'false', FACECAST_ALLOW_INSECURE: 'true' });
   try {
     assert.equal((await req(`${s.base}/healthz`)).status, 200);
@@ -336,4 +349,16 @@ test('beyond loopback: refuses to start without an API token (saying why and how
   } finally {
     assert.equal(await s.stop(), 0);
   }
+});
+
+test('a port in use: one coded line (E_LISTEN), no stack trace, exit code 1, the process ends', async () => {
+  const port = Number(new URL(open.base).port);
+  const r = await serveExit(['--port', String(port)], { FACECAST_DEMO: 'false' });
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, new RegExp(`facecast: cannot listen on 127\\.0\\.0\\.1:${port} \\(EADDRINUSE\\): the port is in use.*\\[E_LISTEN\\]`));
+  assert.doesNotMatch(r.stderr, /unexpected error|\n\s+at /);
+  // The metrics listener's port too, and the process still ends (nothing started before it is left running).
+  const m = await serveExit(['--port', '0'], { FACECAST_DEMO: 'false', FACECAST_METRICS_PORT: String(port) });
+  assert.equal(m.code, 1, m.stderr);
+  assert.match(m.stderr, /cannot listen on .*\(EADDRINUSE\).*\[E_LISTEN\]/);
 });

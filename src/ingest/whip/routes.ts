@@ -7,7 +7,7 @@
  * stream), 413 too large, 415 not application/sdp.
  */
 import express, { Router, type RequestHandler } from 'express';
-import { HttpError } from '../../server/http-errors.js';
+import { HttpError } from '../../core/http-errors.js';
 import type { WhipService } from './service.js';
 
 /** An SDP offer is a few KB; anything near this is not one. */

@@ -12,8 +12,8 @@ import { join } from 'node:path';
 import { Logger } from '../../core/log.js';
 import { errorMessage } from '../../core/errors.js';
 import type { IceConfig } from '../../core/ice.js';
-import { HttpError } from '../../server/http-errors.js';
-import { TokenSet, bearerToken } from '../../server/auth.js';
+import { HttpError } from '../../core/http-errors.js';
+import { TokenSet, bearerToken } from '../../core/auth.js';
 import { WhipPublisher, type WhipBitrate } from './publisher.js';
 
 const log = new Logger('Whip');
@@ -32,8 +32,13 @@ export interface WhipTarget {
 
 export interface WhipServiceOptions {
   lookup: (streamId: string) => WhipTarget | undefined;
-  /** Makes a WHIP stream for an unknown id (auto-create); without it an unknown id is 404. */
+  /**
+   * Makes a WHIP stream for an unknown id (auto-create); without it an unknown id is 404. Called only once the
+   * offer was answered, so a rejected offer creates nothing. Its errors should be HttpErrors (a bad id: 400).
+   */
   create?: (streamId: string) => Promise<WhipTarget>;
+  /** Auto-create: throws an HttpError (E_VALIDATION) for an id no stream may have, before the offer is processed. */
+  checkId?: (streamId: string) => void;
   /** Bearer tokens that may publish (whip.tokens and the API tokens); none configured = no auth. */
   tokens?: readonly string[];
   webrtc?: IceConfig;
@@ -75,16 +80,30 @@ export class WhipService {
     if (this.#closed) throw new HttpError('E_UNAVAILABLE', 'the WHIP service is closed');
     checkOffer(offerSdp);
     let target = this.#opts.lookup(streamId);
+    const create = this.#opts.create;
     if (!target) {
-      if (!this.#opts.create) throw new HttpError('E_NOT_FOUND', `no stream "${streamId}"`);
-      target = await this.#opts.create(streamId);
+      if (!create) throw new HttpError('E_NOT_FOUND', `no stream "${streamId}"`);
+      this.#opts.checkId?.(streamId);
     }
-    if (!target.acceptsWhip) throw new HttpError('E_CONFLICT', `stream "${streamId}" has a camera source; publish to a stream with source "whip"`);
+    if (target && !target.acceptsWhip) throw new HttpError('E_CONFLICT', `stream "${streamId}" has a camera source; publish to a stream with source "whip"`);
     let created: { publisher: WhipPublisher; answerSdp: string };
     try {
       created = await WhipPublisher.create(streamId, offerSdp, { dir: this.#dir, ...(this.#opts.webrtc ? { webrtc: this.#opts.webrtc } : {}), ...(this.#opts.bitrate ? { bitrate: this.#opts.bitrate } : {}) });
     } catch (e) {
       throw new HttpError('E_VALIDATION', `invalid SDP offer: ${errorMessage(e)}`, { cause: e });
+    }
+    // The stream is auto-created only now that the offer was answered: a rejected offer leaves nothing behind.
+    if (!target) {
+      try {
+        target = this.#opts.lookup(streamId) ?? (await create!(streamId));
+      } catch (e) {
+        await created.publisher.close();
+        throw e;
+      }
+      if (!target.acceptsWhip) {
+        await created.publisher.close();
+        throw new HttpError('E_CONFLICT', `stream "${streamId}" has a camera source; publish to a stream with source "whip"`);
+      }
     }
     const { publisher, answerSdp } = created;
     if (this.#closed) {

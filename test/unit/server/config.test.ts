@@ -34,19 +34,21 @@ test('loadConfig() with nothing gives the documented defaults, deep-frozen', () 
   assert.deepEqual(c, {
     server: { host: '127.0.0.1', port: 8080, bodyLimit: 1024 * 1024 },
     inference: { provider: 'cpu', threads: 1, race: false, tta: false, manifests: [] },
+    ingest: { maxLagMs: 500, stallTimeoutMs: 5000 },
     webrtc: { iceServers: [] },
     streams: [],
     demo: { enabled: 'auto' },
     metrics: { enabled: true },
     whip: { tokens: [], autoCreate: true, minBitrateKbps: 1000, maxBitrateKbps: 6000 },
     groups: [],
+    events: { rules: [], webhooks: [], allow: { loopback: false, private: true, linkLocal: false }, history: 200 },
     security: {
       apiTokens: [],
       viewerTokens: [],
       allowInsecure: false,
       cors: { origins: [] },
       rateLimit: { enabled: true, burst: 30, perMinute: 120 },
-      sources: { schemes: ['rtsp', 'rtsps', 'http', 'https'], allowFiles: false, allowLoopback: false, allowPrivate: true, allowLinkLocal: false },
+      sources: { schemes: ['rtsp', 'rtsps', 'http', 'https'], allowFiles: false, allowLoopback: false, allowPrivate: true, allowLinkLocal: false, followRedirects: false },
     },
     privacy: { blurFaces: false },
   });
@@ -201,6 +203,20 @@ test('whip: publish tokens from the file or FACECAST_WHIP_TOKENS, bitrate bounds
   withFile('s.yaml', 'streams:\n  - { id: webcam, source: whip }\n  - { id: nvr, source: rtsp://cam/main, detectSource: whip }\n', (file) =>
     assert.match(configError(() => loadConfig({ file, env: {} })).message, /streams\.1\.detectSource: cannot be "whip"/));
   assert.equal(StreamConfigSchema.parse({ id: 'webcam', source: 'whip' }).source, 'whip');
+});
+
+test('ingest: skip-ahead bound and stall timeout validated, per-stream maxLagMs, FACECAST_MAX_LAG_MS', () => {
+  withFile('i.yaml', 'ingest: { maxLagMs: 800, stallTimeoutMs: 3000 }\nstreams: [{ id: cam, source: rtsp://10.0.0.5/live, maxLagMs: 0 }]\n', (file) => {
+    const c = loadConfig({ file, env: {} });
+    assert.deepEqual(c.ingest, { maxLagMs: 800, stallTimeoutMs: 3000 });
+    assert.equal(c.streams[0].maxLagMs, 0, '0 turns skipping off for that stream');
+    assert.equal(loadConfig({ file, env: { FACECAST_MAX_LAG_MS: '1000' } }).ingest.maxLagMs, 1000);
+  });
+  assert.match(configError(() => loadConfig({ env: { FACECAST_MAX_LAG_MS: '50' } })).message, /ingest\.maxLagMs \(from FACECAST_MAX_LAG_MS\): must be 0 \(never skip\) or at least 100/);
+  withFile('j.yaml', 'ingest: { stallTimeoutMs: 10 }\n', (file) => assert.match(configError(() => loadConfig({ file, env: {} })).message, /ingest\.stallTimeoutMs/));
+  withFile('k.yaml', 'ingest: { maxLag: 500 }\n', (file) => assert.match(configError(() => loadConfig({ file, env: {} })).message, /maxLag/, 'unknown keys rejected'));
+  assert.equal(StreamPatchSchema.parse({ maxLagMs: null }).maxLagMs, null, 'a patch can reset it');
+  assert.equal(StreamConfigSchema.safeParse({ id: 'a', source: 'rtsp://h/x', maxLagMs: -1 }).success, false);
 });
 
 test('redactUrl hides userinfo and secret query values; other strings pass through', () => {

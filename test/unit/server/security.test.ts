@@ -5,9 +5,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SourcePolicy, classifyAddress, hostOf, type SourcePolicyOptions } from '../../../src/server/ssrf.ts';
-import { Access, TokenSet, exposureProblem, isLoopbackHost } from '../../../src/server/auth.ts';
+import { Access, TokenSet, exposureProblem, isLoopbackHost } from '../../../src/core/auth.ts';
 import { RateLimiter } from '../../../src/server/rate-limit.ts';
-import { HttpError } from '../../../src/server/http-errors.ts';
+import { HttpError } from '../../../src/core/http-errors.ts';
 import { loadConfig } from '../../../src/server/config.ts';
 
 test('classifyAddress: loopback, private, link-local, multicast, unspecified, and IPv4 inside IPv6', () => {
@@ -134,7 +134,7 @@ test('RateLimiter: a burst, then one request per refill interval; Retry-After in
 
 test('config: the security and privacy sections, strict, with env overrides', () => {
   const d = loadConfig({ env: {} });
-  assert.deepEqual(d.security.sources, { schemes: ['rtsp', 'rtsps', 'http', 'https'], allowFiles: false, allowLoopback: false, allowPrivate: true, allowLinkLocal: false });
+  assert.deepEqual(d.security.sources, { schemes: ['rtsp', 'rtsps', 'http', 'https'], allowFiles: false, allowLoopback: false, allowPrivate: true, allowLinkLocal: false, followRedirects: false });
   assert.equal(d.security.rateLimit.enabled, true);
   assert.deepEqual(d.security.cors.origins, []);
   assert.equal(d.privacy.blurFaces, false);
