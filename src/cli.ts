@@ -4,8 +4,9 @@
 import './core/threadpool.js';
 import './core/polyfill.js';
 import { readFileSync } from 'node:fs';
-import { FacecastError, UsageError, errorMessage } from './core/errors.js';
+import { FacecastError, UsageError, errorMessage, fromSystemError } from './core/errors.js';
 import { PROJECT_ROOT } from './models/manifest.js';
+import { errorLine } from './cli/error-line.js';
 import { join } from 'node:path';
 
 const HELP = `facecast — real-time face and group-emotion analytics
@@ -74,9 +75,11 @@ main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
   },
-  (e: unknown) => {
+  (thrown: unknown) => {
+    // Node's system errors (a port in use, an unwritable directory) are the user's to fix: one coded line.
+    const e = fromSystemError(thrown);
     if (e instanceof FacecastError) {
-      process.stderr.write(`facecast: ${e.message} [${e.code}]\n`);
+      process.stderr.write(errorLine(e));
       process.exitCode = e.code === 'E_USAGE' ? 2 : 1;
     } else {
       process.stderr.write(`facecast: unexpected error: ${e instanceof Error ? (e.stack ?? e.message) : errorMessage(e)}\n`);

@@ -7,12 +7,15 @@ import { COLOURS, Ring, drawCircumplex, drawDemographics, drawEmotionBars, drawL
 import { playWhep } from './whep.js';
 import { ClientOverlay } from './overlay.js';
 import { askToken, authHeaders, pageToken } from './token.js';
+import { GroupList, cameraGroupExtra } from './groups.js';
+import { errorText, wireActions } from './card-actions.js';
 
 /** @typedef {import('../src/broadcast/protocol.ts').ServerToClientEvents} ServerToClientEvents */
 /** @typedef {import('../src/broadcast/protocol.ts').ClientToServerEvents} ClientToServerEvents */
 /** @typedef {import('../src/broadcast/protocol.ts').FrameSummary} FrameSummary */
 /** @typedef {import('../src/broadcast/protocol.ts').StreamSummary} StreamSummary */
 /** @typedef {import('../src/core/records.ts').GroupRecord} GroupRecord */
+/** @typedef {import('../src/core/records.ts').CameraGroupRecord} CameraGroupRecord */
 
 /** Snapshot refresh period while frames flow and live video (WHEP) is not playing, ms. */
 const SNAPSHOT_MS = 300;
@@ -29,10 +32,26 @@ Object.assign(globalThis, { facecast: { cards } });
 
 const TEMPLATE = `
 <h2><span class="name"></span><span class="state"></span></h2>
+<div class="actions">
+  <button type="button" data-act="edit">edit</button>
+  <button type="button" data-act="zones">zones</button>
+  <button type="button" data-act="remove">remove</button>
+  <output class="card-error" role="alert"></output>
+</div>
+<form class="edit" hidden>
+  <label>name <input name="name" size="20"></label>
+  <label>source <input name="source" size="36"></label>
+  <button>Save</button> <button type="button" data-act="edit-cancel">Cancel</button>
+</form>
+<div class="zones-slot"></div>
 <div class="media" data-slot="video">
   <!-- VIDEO SLOT: web/whep.js puts the live <video> here and hides the snapshot <img>. -->
-  <img class="snapshot" alt="">
+  <img class="snapshot" alt="" hidden>
+  <!-- Until a first picture: no broken image, a placeholder that says why (idle WHIP point, camera not yet read). -->
+  <div class="media-idle" role="status"></div>
   <canvas class="overlay" hidden></canvas>
+  <!-- Over the (frozen) picture while no frames flow: stalled, reconnecting, connecting. -->
+  <div class="media-state" role="status" hidden></div>
 </div>
 <div class="toggle" role="group" aria-label="overlay">
   <label><input type="radio" value="server"> boxes burnt in by the server</label>
@@ -46,6 +65,7 @@ const TEMPLATE = `
   <figure><canvas class="c-cohesion" width="250" height="60"></canvas><figcaption>cohesion</figcaption></figure>
   <figure><canvas class="c-count" width="250" height="60"></canvas><figcaption>faces</figcaption></figure>
 </div>
+<div class="groups" hidden></div>
 <ul class="members"></ul>`;
 
 /** @param {StreamSummary} s */
@@ -62,11 +82,20 @@ function makeCard(s) {
   const radios = /** @type {HTMLInputElement[]} */ ([...el.querySelectorAll('.toggle input')]);
   for (const r of radios) r.name = `overlay-${s.id}`;
   const c = {
-    id: s.id, el, img, state: q('.state'), faces: q('.faces'), sceneText: q('.scene'), members: q('.members'),
+    id: s.id, el, img, state: q('.state'), mediaState: q('.media-state'), faces: q('.faces'), sceneText: q('.scene'), members: q('.members'),
     canvases: { emotion: canvas('.c-emotion'), va: canvas('.c-va'), demo: canvas('.c-demo'), cohesion: canvas('.c-cohesion'), count: canvas('.c-count') },
     /** @type {FrameSummary | null} */ frame: null,
     /** @type {GroupRecord | null} */ scene: null,
-    otherGroups: 0,
+    /** Zones and clusters of the last `groups` message. @type {GroupRecord[]} */ groups: [],
+    groupList: new GroupList(q('.groups')),
+    config: s.config,
+    idle: q('.media-idle'),
+    error: /** @type {HTMLOutputElement} */ (q('.card-error')),
+    /** A first snapshot has loaded (until then the placeholder shows, never a broken image). */
+    hasPicture: false,
+    /** The WHEP video plays (snapshots are not fetched meanwhile). */
+    videoPlaying: false,
+    /** @type {import('./zones.js').ZoneEditor | null} */ zoneEditor: null,
     cohesion: new Ring(), count: new Ring(), trail: /** @type {{v: number, a: number}[]} */ ([]),
     dirty: true, loading: false, lastSnapshot: 0,
     /** @type {(() => Promise<void>) | null} */ stopVideo: null,
@@ -74,9 +103,18 @@ function makeCard(s) {
     /** 'server': boxes in the video pixels; 'client': clean video, boxes drawn by ClientOverlay. */
     mode: s.config.output.mode === 'passthrough' ? 'client' : 'server',
     generation: 0,
+    /** @type {StreamSummary['status'] | null} */ status: null,
+    /** performance.now() when `status` came: its sinceFrameMs grows from there. */
+    statusAt: 0,
   };
-  img.addEventListener('load', () => (c.loading = false));
+  img.addEventListener('load', () => {
+    c.loading = false;
+    c.hasPicture = true;
+    showPicture(c);
+  });
   img.addEventListener('error', () => (c.loading = false));
+  wireActions(c, { token, reload: loadStreams, applyConfig });
+  showPicture(c);
   for (const r of radios) {
     r.checked = r.value === c.mode;
     r.addEventListener('change', () => {
@@ -105,7 +143,8 @@ async function startVideo(c, slot) {
   c.overlay?.stop();
   c.overlay = null;
   slot.querySelector('video.live')?.remove();
-  c.img.hidden = false; // snapshots until the new session plays
+  c.videoPlaying = false; // snapshots until the new session plays
+  showPicture(c);
   await old?.().catch(() => undefined);
   if (generation !== c.generation) return; // switched again meanwhile
   const video = document.createElement('video');
@@ -117,10 +156,12 @@ async function startVideo(c, slot) {
   slot.prepend(video);
   const canvas = /** @type {HTMLCanvasElement} */ (slot.querySelector('canvas.overlay'));
   const overlay = new ClientOverlay(video, canvas);
+  overlay.setZones(c.config.zones);
   c.overlay = overlay;
   video.addEventListener('playing', () => {
     video.hidden = false;
-    c.img.hidden = true;
+    c.videoPlaying = true;
+    showPicture(c);
     overlay.setEnabled(c.mode === 'client');
   });
   try {
@@ -133,7 +174,8 @@ async function startVideo(c, slot) {
     session.pc.addEventListener('connectionstatechange', () => {
       if (session.pc.connectionState === 'failed' || session.pc.connectionState === 'closed') {
         video.hidden = true;
-        c.img.hidden = false;
+        c.videoPlaying = false;
+        showPicture(c);
         overlay.setEnabled(false); // the snapshot has the boxes burnt in
       }
     });
@@ -157,7 +199,11 @@ function subscribe(id) {
 /** @param {StreamSummary[]} streams */
 function setStreams(streams) {
   for (const s of streams) {
-    if (cards.has(s.id)) continue;
+    const known = cards.get(s.id);
+    if (known) {
+      applyConfig(known, s);
+      continue;
+    }
     cards.set(s.id, makeCard(s));
     showStatus(s.id, s.status);
     subscribe(s.id);
@@ -177,9 +223,78 @@ function setStreams(streams) {
 function showStatus(id, s) {
   const c = cards.get(id);
   if (!c) return;
-  c.state.textContent = `${s.state} · ${s.inputFps.toFixed(0)} fps in · ${s.outputFps.toFixed(0)} analysed`;
+  // Latency is the honest figure: from the camera's time of the frame (backlog included); lag is ingest's share.
+  const live = s.state === 'streaming' ? ` · lag ${s.ingestLagMs.toFixed(0)} ms · latency ${s.latencyMs.toFixed(0)} ms` : '';
+  const skipped = s.framesSkipped > 0 ? ` · ${s.framesSkipped} skipped` : '';
+  c.state.textContent = `${s.state} · ${s.inputFps.toFixed(0)} fps in · ${s.analysedFps.toFixed(0)} analysed${live}${skipped}`;
   c.state.className = `state state-${s.state}`;
+  c.status = s;
+  c.statusAt = performance.now();
+  showMediaState(c);
 }
+
+/**
+ * The notice over the video while no frames flow: the picture shown is the last one received, so say so
+ * plainly rather than let a frozen frame pass for live.
+ * @param {ReturnType<typeof makeCard>} c
+ */
+function showMediaState(c) {
+  const s = c.status;
+  if (!s) return;
+  const ago = Math.floor((s.sinceFrameMs + performance.now() - c.statusAt) / 1000);
+  const noFrame = s.framesReceived > 0 ? ` — no frame for ${ago} s` : '';
+  /** @type {Record<string, string>} */
+  const text = {
+    stalled: `stalled${noFrame}`,
+    backoff: `reconnecting${noFrame}`,
+    connecting: s.framesReceived > 0 ? `reconnecting${noFrame}` : 'connecting…',
+    error: `error${s.lastError ? `: ${s.lastError}` : ''}`,
+    idle: 'waiting for a publisher',
+    stopped: 'stopped',
+  };
+  // Before any picture the placeholder speaks (an idle WHIP point is waiting for a publisher, not "connecting").
+  const t = s.framesReceived > 0 || s.state === 'error' ? text[s.state] : undefined;
+  c.mediaState.hidden = t === undefined;
+  c.mediaState.textContent = t ?? '';
+  c.mediaState.className = `media-state media-state-${s.state}`;
+  showPicture(c);
+}
+
+/**
+ * What the video box shows: the live video, else the latest snapshot, else (no picture yet) a placeholder that
+ * says why — never a broken image.
+ * @param {ReturnType<typeof makeCard>} c
+ */
+function showPicture(c) {
+  c.img.hidden = c.videoPlaying || !c.hasPicture;
+  const waiting = !c.videoPlaying && !c.hasPicture;
+  c.idle.hidden = !waiting;
+  if (!waiting) return;
+  const st = c.status?.state;
+  c.idle.textContent =
+    c.config.source === 'whip'
+      ? 'no video: waiting for a publisher (go live with a camera, or POST /whip/' + c.id + ')'
+      : st === 'error'
+        ? 'no video: the source failed (see the state above)'
+        : 'no video yet: connecting to the source…';
+}
+
+/** The stream's data is live only while it streams; otherwise the figures shown are the last ones, marked stale. @param {ReturnType<typeof makeCard>} c */
+function isLive(c) {
+  return c.status?.state === 'streaming' && c.status.framesReceived > 0;
+}
+
+// The "no frame for N s" count goes on between status messages.
+setInterval(() => {
+  for (const c of cards.values()) {
+    if (c.status && c.status.state !== 'streaming') showMediaState(c);
+    const stale = !isLive(c);
+    if (stale !== c.el.classList.contains('stale')) {
+      c.el.classList.toggle('stale', stale);
+      c.dirty = true;
+    }
+  }
+}, 500);
 
 socket.on('connect', () => {
   health.textContent = `${cards.size} stream(s) · live`;
@@ -200,7 +315,7 @@ socket.on('faces', (id, frame) => {
   c.overlay?.push(frame);
   c.dirty = true;
   const now = performance.now();
-  if (!c.loading && now - c.lastSnapshot > SNAPSHOT_MS && !c.img.hidden) {
+  if (!c.loading && now - c.lastSnapshot > SNAPSHOT_MS && !c.videoPlaying) {
     c.loading = true;
     c.lastSnapshot = now;
     const url = `/api/streams/${encodeURIComponent(id)}/snapshot.jpg?t=${Date.now()}`;
@@ -224,7 +339,7 @@ socket.on('groups', (id, groups) => {
   const scene = groups.find((g) => g.kind === 'scene');
   if (!c || !scene) return;
   c.scene = scene;
-  c.otherGroups = groups.length - 1;
+  c.groups = groups.filter((g) => g.kind !== 'scene');
   c.cohesion.push(scene.cohesion);
   c.count.push(scene.faceCount);
   c.trail.push({ v: scene.valence, a: scene.arousal });
@@ -234,6 +349,13 @@ socket.on('groups', (id, groups) => {
 
 /** @param {ReturnType<typeof makeCard>} c */
 function render(c) {
+  if (!isLive(c) && c.status) {
+    // Idle, stalled, reconnecting, failed: no live figures. The charts keep their last picture, greyed (CSS .stale).
+    c.faces.textContent = 'no live data';
+    c.sceneText.textContent = c.scene ? `(last figures shown are stale: ${c.status.state})` : `(${c.status.state})`;
+    c.members.replaceChildren();
+    return;
+  }
   const f = c.frame;
   if (f) {
     c.faces.textContent = `${f.faces.length} face${f.faces.length === 1 ? '' : 's'}`;
@@ -241,7 +363,8 @@ function render(c) {
   }
   const g = c.scene;
   if (!g) return;
-  c.sceneText.textContent = `dominant ${g.dominant ?? '–'} · valence ${g.valence.toFixed(2)} · cohesion ${g.cohesion.toFixed(2)} · ${g.trendLabel}` + (c.otherGroups > 0 ? ` · ${c.otherGroups} other group(s)` : '');
+  c.sceneText.textContent = `scene: dominant ${g.dominant ?? '–'} · valence ${g.valence.toFixed(2)} · cohesion ${g.cohesion.toFixed(2)} · ${g.trendLabel}`;
+  c.groupList.update(c.groups);
   drawEmotionBars(c.canvases.emotion, g.emotion);
   drawCircumplex(c.canvases.va, c.trail);
   drawDemographics(c.canvases.demo, g.maleRatio, g.ageBands);
@@ -273,6 +396,27 @@ function frame() {
 }
 requestAnimationFrame(frame);
 
+/** A later `streams` message (or a PATCH answer): the card follows the config (name, zones). @param {ReturnType<typeof makeCard>} c @param {StreamSummary} s */
+function applyConfig(c, s) {
+  c.config = s.config;
+  c.el.querySelector('.name').textContent = s.name;
+  c.overlay?.setZones(s.config.zones);
+}
+
+// Camera groups (config `groups:`): a section above the cards, fed by `cameraGroups` about twice a second.
+const cameraSection = /** @type {HTMLElement} */ (document.getElementById('camera-groups'));
+const cameraList = new GroupList(/** @type {HTMLElement} */ (cameraSection.querySelector('.cgroups')));
+/** @param {CameraGroupRecord[]} groups */
+function showCameraGroups(groups) {
+  cameraList.update(groups, cameraGroupExtra);
+  cameraSection.hidden = groups.length === 0;
+}
+socket.on('cameraGroups', showCameraGroups);
+fetch('/api/groups', { headers: authHeaders(token) })
+  .then((r) => (r.ok ? r.json() : { groups: [] }))
+  .then((b) => showCameraGroups(b.groups ?? []))
+  .catch(() => undefined);
+
 async function loadStreams() {
   try {
     const res = await fetch('/api/streams', { headers: authHeaders(token) });
@@ -294,8 +438,12 @@ async function loadStreams() {
   if (name) body.name = name;
   const r = await fetch('/api/streams', { method: 'POST', headers: { 'content-type': 'application/json', ...authHeaders(token) }, body: JSON.stringify(body) });
   const out = /** @type {HTMLElement} */ (document.getElementById('add-result'));
-  out.textContent = r.ok ? 'added' : (await r.json()).error?.message ?? `HTTP ${r.status}`;
-  if (r.ok) await loadStreams(); // the server also pushes `streams`; this covers a server that does not yet
+  out.textContent = r.ok ? 'added' : await errorText(r);
+  out.className = r.ok ? 'ok' : 'error';
+  if (r.ok) {
+    form.reset();
+    await loadStreams(); // the server also pushes `streams`; this covers a server that does not yet
+  }
 });
 
 loadStreams();

@@ -4,6 +4,7 @@
 // timeline, the same clock as FrameSummary.time, and Chromium reports each frame's RTP timestamp through
 // requestVideoFrameCallback. Without that metadata (other browsers) the latest analysis is drawn.
 import { COLOURS } from './charts.js';
+import { drawZones } from './zones.js';
 
 /** @typedef {import('../src/broadcast/protocol.ts').FrameSummary} FrameSummary */
 
@@ -37,6 +38,8 @@ export class ClientOverlay {
     this.drawn = null;
     this.enabled = false;
     this.stopped = false;
+    /** The stream's zones (config), outlined under the boxes. @type {import('./zones.js').Zone[]} */
+    this.zones = [];
     this.hasRvfc = 'requestVideoFrameCallback' in HTMLVideoElement.prototype;
     this.loop();
   }
@@ -59,6 +62,11 @@ export class ClientOverlay {
 
   stop() {
     this.stopped = true;
+  }
+
+  /** @param {import('./zones.js').Zone[]} zones */
+  setZones(zones) {
+    this.zones = zones;
   }
 
   loop() {
@@ -116,6 +124,7 @@ export class ClientOverlay {
     const s = Math.min(cw / f.width, ch / f.height);
     const ox = (cw - f.width * s) / 2;
     const oy = (ch - f.height * s) / 2;
+    drawZones(ctx, this.zones, ox, oy, f.width * s, f.height * s);
     ctx.lineWidth = 2;
     ctx.font = '12px system-ui, sans-serif';
     ctx.textBaseline = 'top';

@@ -10,6 +10,7 @@ import { ModelStore } from '../models/store.js';
 import { envManifests } from '../inference/engine.js';
 import { verifyModel, type VerifyReport } from '../models/verify.js';
 import { table } from '../core/table.js';
+import { quietLogging } from '../core/log.js';
 
 const HELP = `Usage: facecast models <list|build|verify> [options]
 
@@ -45,6 +46,8 @@ export async function modelsCommand(argv: string[]): Promise<number> {
     return values.help ? 0 : 2;
   }
   const sub = positionals[0];
+  // --quiet silences the converters' INFO lines too (ModelStore logs each conversion), not only our stdout.
+  if (values.quiet) quietLogging();
   const manifests = values.manifest ?? envManifests();
   const store = new ModelStore();
   switch (sub) {

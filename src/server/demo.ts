@@ -2,6 +2,8 @@
  * The built-in demo stream: a looping 640×360 clip made at first start from photos of real people that ship
  * in an npm package (@vladmandic/face-api's demo group photos), so `npm install && npm start` shows annotated
  * faces without a camera. The clip is cached next to the converted models and made again only if missing.
+ * face-api is a production dependency for these six photos alone (~1.2 MB of its 24 MB; the container image keeps
+ * only them, deploy/prune-image.mjs): their licence is not stated, so they are not copied into this repository.
  */
 import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -26,7 +28,7 @@ function photoDir(): string {
   try {
     return join(dirname(createRequire(join(PROJECT_ROOT, 'package.json')).resolve('@vladmandic/face-api/package.json')), 'demo');
   } catch (e) {
-    throw new InputError('E_INPUT_NOT_FOUND', 'the demo stream needs the photos of @vladmandic/face-api (installed by `npm install`, a devDependency)', { cause: e });
+    throw new InputError('E_INPUT_NOT_FOUND', 'the demo stream needs the photos of @vladmandic/face-api, a dependency (run `npm install`)', { cause: e });
   }
 }
 
@@ -61,4 +63,20 @@ export async function ensureDemoClip(dir: string = defaultCacheDir()): Promise<s
   renameSync(tmp, path);
   log.info(`ensureDemoClip() made ${path} in ${(performance.now() - t0).toFixed(0)} ms`);
   return path;
+}
+
+/**
+ * The demo stream's config: two zones (the left and right halves of the frame) so that a first `npm start`
+ * shows zone groups and their outlines beside the scene group and the clusters.
+ */
+export function demoStreamConfig(clip: string): { id: string; name: string; source: string; zones: { id: string; name: string; polygon: [number, number][] }[] } {
+  return {
+    id: 'demo',
+    name: 'Demo (photos from npm)',
+    source: clip,
+    zones: [
+      { id: 'left', name: 'Left half', polygon: [[0.02, 0.04], [0.49, 0.04], [0.49, 0.96], [0.02, 0.96]] },
+      { id: 'right', name: 'Right half', polygon: [[0.51, 0.04], [0.98, 0.04], [0.98, 0.96], [0.51, 0.96]] },
+    ],
+  };
 }

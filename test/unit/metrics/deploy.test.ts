@@ -108,5 +108,12 @@ test('Dockerfile: node 20 bookworm-slim, npm ci, facecast serve on 0.0.0.0, the 
   assert.match(df, /^ENV FACECAST_HOST=0\.0\.0\.0$/m);
   assert.match(df, /^ENTRYPOINT \["node", "bin\/facecast\.js", "serve"\]$/m);
   assert.match(df, /^EXPOSE 8080$/m);
-  for (const m of df.matchAll(/^COPY (?:--\S+ )*(.+) \S+$/gm)) for (const src of m[1].split(' ')) if (src !== '.') assert.ok(existsSync(src), `COPY ${src}`);
+  // COPY --from=<stage> copies out of the build stage, not from the repository.
+  for (const m of df.matchAll(/^COPY (?!.*--from=)(?:--\S+ )*(.+) \S+$/gm)) for (const src of m[1].split(' ')) if (src !== '.') assert.ok(existsSync(src), `COPY ${src}`);
+  // The image itself installs production dependencies only (issue 16); the build stage has them all.
+  const stages = df.split(/^FROM /m).slice(1);
+  assert.equal(stages.length, 2, 'a build stage and the image');
+  assert.match(stages[1], /npm ci --omit=dev\b/);
+  assert.match(stages[1], /node deploy\/prune-image\.mjs/);
+  assert.doesNotMatch(stages[1], /npm run prepare|npm ci --ignore-scripts --no-audit/);
 });
