@@ -28,6 +28,7 @@ const BENCHES: readonly Bench[] = [
   { name: 'live', file: 'live.ts', description: 'facecast serve: camera→Chromium latency, CPU per camera, camera capacity (overlay vs passthrough)', optIn: true },
   { name: 'soak', file: 'soak.ts', description: 'facecast serve under load for 30 min: RSS, heap, fds, latency, drops stay flat', optIn: true },
   { name: 'whip', file: 'whip.ts', description: 'facecast serve WHIP ingest: Chromium canvas publisher → viewer latency, CPU per published 720p stream', optIn: true },
+  { name: 'events', file: 'events.ts', description: 'facecast serve event rules: group condition true → signed webhook received (demo stream, 90 s)' },
 ];
 
 const HERE = dirname(fileURLToPath(import.meta.url));

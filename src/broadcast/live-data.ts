@@ -14,6 +14,7 @@ import { InvalidStateError } from '../core/errors.js';
 import type { FrameRecord, GroupRecord } from '../core/records.js';
 import { Logger } from '../core/log.js';
 import type { StreamInfo, StreamStatus } from '../server/service.js';
+import type { FacecastEvent } from '../events/event.js';
 import {
   StreamIdSchema,
   frameSummary,
@@ -163,6 +164,12 @@ export class LiveDataHub implements AsyncDisposable {
   notifyStreams(): void {
     if (this.closed) return;
     this.io.emit('streams', this.#directory.list());
+  }
+
+  /** Sends an event of the event rules to every client (through the adapter in cluster mode: its stream runs here only). */
+  emitEvent(event: FacecastEvent): void {
+    if (this.closed) return;
+    this.io.emit('event', event);
   }
 
   /** Detaches every source, disconnects every client, closes engine.io. Leaves the http.Server to its owner. */

@@ -7,9 +7,10 @@
  * is a normal emit (low rate, and the dashboard's time series want every point).
  */
 import { z } from 'zod';
-import type { CameraGroupRecord, EmotionValue, FaceRecord, FrameRecord, GenderValue, GroupRecord } from '../core/records.js';
+import type { CameraGroupRecord, EmotionValue, FaceRecord, FrameRecord, GenderValue, GroupRecord, RaceValue } from '../core/records.js';
 import type { Box } from '../core/types.js';
 import type { StreamInfo, StreamStatus } from '../server/service.js';
+import type { FacecastEvent } from '../events/event.js';
 
 /** One tracked face as the dashboard needs it (smoothed values; detector internals left out). */
 export interface FaceSummary {
@@ -21,6 +22,8 @@ export interface FaceSummary {
   /** Smoothed age, years, null when unknown. */
   age: number | null;
   gender: GenderValue | null;
+  /** Smoothed race label and probabilities (RACES order); present only with `inference.race: true`. */
+  race?: RaceValue;
 }
 
 /** One analysed frame, summarised. */
@@ -60,6 +63,8 @@ export interface ServerToClientEvents {
   /** Camera groups (config `groups:`, spanning several cameras), about twice a second, to every socket of the
    *  instance that computed them (each instance computes them for its own sockets). */
   cameraGroups: (groups: CameraGroupRecord[]) => void;
+  /** An event of the event rules (config `events:`, docs/events.md), to every socket, as it is made. */
+  event: (event: FacecastEvent) => void;
 }
 
 export interface ClientToServerEvents {
@@ -102,7 +107,8 @@ export function frameSummary(r: FrameRecord): FrameSummary {
       const e = f.smoothed?.emotion;
       const g = f.smoothed?.gender;
       const age = f.smoothed?.age;
-      return {
+      const race = f.smoothed?.race;
+      const out: FaceSummary = {
         trackId: f.trackId,
         box: f.box,
         status: f.status,
@@ -110,6 +116,8 @@ export function frameSummary(r: FrameRecord): FrameSummary {
         age: age === undefined ? null : round(age, 0.1),
         gender: g ? { label: g.label, male: round(g.male, 1e-3) } : null,
       };
+      if (race) out.race = { label: race.label, probs: race.probs.map((p) => round(p, 1e-3)) };
+      return out;
     }),
   };
 }

@@ -9,33 +9,33 @@ import { hostname } from 'node:os';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { ConfigError, errorMessage } from '../core/errors.js';
-import { validateZones } from '../pipeline/groups/zones.js';
+import { MAX_ZONES, MAX_ZONE_POINTS, validateZones } from '../pipeline/groups/zones.js';
 import type { ZoneConfig } from '../pipeline/groups/zones.js';
 import { PrivacySchema, SecuritySchema } from './security-config.js';
+import { parseSource } from '../core/source.js';
+import { EventsSchema } from '../events/schema.js';
 
 export { redactUrl, redactUrls } from '../core/redact.js';
 import { redactUrl } from '../core/redact.js';
 
 // ------------------------------------------------------------------------------------------------ schema
 
-const SOURCE_SCHEMES = ['rtsp:', 'rtsps:', 'http:', 'https:', 'file:'];
 /** `source: whip`: the stream is a publish point fed over WebRTC (`POST /whip/:id`), idle until someone publishes. */
 export const WHIP_SOURCE = 'whip';
 
 /** Why a source string is unusable, or undefined. Never echoes the URL: it may hold credentials. */
 function sourceProblem(s: string): string | undefined {
-  if (/\0/.test(s)) return 'contains a NUL character';
-  if (s === WHIP_SOURCE) return undefined;
-  const scheme = /^([a-z][a-z0-9+.-]*:)\/\//i.exec(s)?.[1]?.toLowerCase();
-  if (scheme === undefined) return undefined; // a file path, checked when the stream opens it
-  if (!SOURCE_SCHEMES.includes(scheme)) return `unsupported scheme "${scheme}" (expected rtsp://, rtsps://, http(s)://, file:// or a file path)`;
+  // The same parser as the opener and the API's source policy (src/core/source.ts), so all three agree.
+  const p = parseSource(s);
+  if (p.kind === 'invalid') return p.reason;
+  if (p.kind !== 'network') return undefined; // a file path is checked when the stream opens it
   let url: URL;
   try {
     url = new URL(s);
   } catch {
-    return `not a valid ${scheme} URL`;
+    return `not a valid ${p.scheme}: URL`;
   }
-  if (scheme !== 'file:' && url.hostname === '') return 'URL has no host';
+  if (url.hostname === '') return 'URL has no host';
   return undefined;
 }
 
@@ -55,14 +55,15 @@ export const StreamIdSchema = z
 
 const ZoneSchema = z
   .strictObject({
-    id: z.string().min(1).describe('Zone id, unique within the stream; group ids derive from it.'),
-    name: z.string().optional().describe('Display name. Default: the id.'),
-    polygon: z.array(z.tuple([z.number(), z.number()])).describe('Vertices [x, y] in 0..1 frame coordinates (origin top-left), at least 3.'),
+    id: z.string().min(1).max(100).describe('Zone id, unique within the stream; group ids derive from it.'),
+    name: z.string().max(200).optional().describe('Display name. Default: the id.'),
+    polygon: z.array(z.tuple([z.number(), z.number()])).max(MAX_ZONE_POINTS).describe(`Vertices [x, y] in 0..1 frame coordinates (origin top-left), 3 to ${MAX_ZONE_POINTS}.`),
   })
   .transform((z0): ZoneConfig => ({ id: z0.id, name: z0.name ?? z0.id, polygon: z0.polygon }));
 
 const ZonesSchema = z
   .array(ZoneSchema)
+  .max(MAX_ZONES)
   .superRefine((zones, ctx) => {
     try {
       validateZones(zones);
@@ -76,7 +77,7 @@ const OutputSchema = z
   .strictObject({
     mode: z.enum(['overlay', 'passthrough']).default('overlay').describe('overlay: boxes burnt in by the server (re-encoded); passthrough: the camera H.264 as is, the browser draws the overlay.'),
     width: z.number().int().min(16).max(7680).optional().describe('Overlay mode: output width in pixels (height keeps the aspect). Default: the source width.'),
-    fps: z.number().positive().max(120).optional().describe('Overlay mode: output frame-rate cap. Default: the analysis rate.'),
+    fps: z.number().positive().max(120).optional().describe('Overlay mode: output frame-rate cap. Default: the source rate (every ingested frame is encoded).'),
   })
   .describe('What viewers receive.');
 
@@ -88,6 +89,7 @@ const streamFields = {
   rtspTransport: z.enum(['tcp', 'udp']).describe('RTSP transport. Default tcp (no losses through NAT and lossy Wi-Fi).'),
   fps: z.number().positive().max(240).describe('Analysis frame-rate cap. Default: every decoded frame the pipeline keeps up with.'),
   detectEvery: z.number().int().min(1).max(1000).describe('Run the detector every N analysed frames (tracks are predicted in between).'),
+  maxLagMs: z.number().int().min(0).max(60_000).refine((v) => v === 0 || v >= 100, 'must be 0 (never skip) or at least 100').describe('Skip ahead when ingest falls behind the camera by more than this, ms (0: never). Default: ingest.maxLagMs.'),
   zones: ZonesSchema,
   output: OutputSchema,
   enabled: z.boolean().describe('false keeps the stream configured but not running. Default true.'),
@@ -103,9 +105,15 @@ export const StreamConfigSchema = z
     rtspTransport: streamFields.rtspTransport.default('tcp'),
     fps: streamFields.fps.optional(),
     detectEvery: streamFields.detectEvery.optional(),
+    maxLagMs: streamFields.maxLagMs.optional(),
     zones: streamFields.zones.default([]),
     output: streamFields.output.prefault({}),
     enabled: streamFields.enabled.default(true),
+  })
+  // Here, not in the file's cross-field checks, so the API (POST, and PATCH through the merged result) and the
+  // config file reject the same streams.
+  .superRefine((s, ctx) => {
+    if (s.detectSource === WHIP_SOURCE) ctx.addIssue({ code: 'custom', path: ['detectSource'], message: 'cannot be "whip" (a WHIP stream has one feed: set source: whip)' });
   })
   .describe('A camera, URL or file to analyse.');
 
@@ -121,6 +129,7 @@ export const StreamPatchSchema = z.strictObject({
   rtspTransport: streamFields.rtspTransport.nullable().optional(),
   fps: streamFields.fps.nullable().optional(),
   detectEvery: streamFields.detectEvery.nullable().optional(),
+  maxLagMs: streamFields.maxLagMs.nullable().optional(),
   zones: streamFields.zones.nullable().optional(),
   output: streamFields.output.nullable().optional(),
   enabled: streamFields.enabled.nullable().optional(),
@@ -150,6 +159,18 @@ const InferenceSchema = z.strictObject({
   race: z.boolean().default(false).describe('Run the opt-in race classifier. Default false.'),
   tta: z.boolean().default(false).describe('Test-time augmentation (flip) for classifiers: steadier, twice the cost. Default false.'),
   manifests: z.array(z.string().min(1)).default([]).describe('Extra model manifest files (added to FACECAST_MODELS).'),
+});
+
+const IngestSchema = z.strictObject({
+  maxLagMs: z
+    .number()
+    .int()
+    .min(0)
+    .max(60_000)
+    .refine((v) => v === 0 || v >= 100, 'must be 0 (never skip) or at least 100')
+    .default(500)
+    .describe('Live sources: when ingest falls behind the camera by more than this (ms), packets are dropped undecoded up to a key frame that is live again (counted as stage "ingest" drops). 0: never skip. Default 500; a stream\'s maxLagMs overrides it.'),
+  stallTimeoutMs: z.number().int().min(500).max(120_000).default(5000).describe('A source with no frame for this long is "stalled" and reconnected, ms. Default 5000.'),
 });
 
 const IceServerSchema = z.strictObject({
@@ -227,6 +248,7 @@ export const ConfigSchema = z
   .strictObject({
     server: ServerSchema.prefault({}),
     inference: InferenceSchema.prefault({}),
+    ingest: IngestSchema.prefault({}),
     webrtc: WebrtcSchema.prefault({}),
     streams: z.array(StreamConfigSchema).default([]).describe('Streams started at boot; more can be added through the API.'),
     demo: DemoSchema.prefault({}),
@@ -236,6 +258,7 @@ export const ConfigSchema = z
     privacy: PrivacySchema.prefault({}),
     cluster: ClusterSchema.optional().describe('Cluster mode (several instances with Redis). Absent: one instance, as before.'),
     groups: z.array(CameraGroupSchema).default([]).describe('Groups spanning several cameras, aggregated from the streams\' scenes.'),
+    events: EventsSchema.prefault({}).describe('Event rules and where their events go: webhooks, MQTT (docs/events.md).'),
   })
   .superRefine((c, ctx) => {
     const first = new Map<string, number>();
@@ -259,8 +282,8 @@ export const ConfigSchema = z
       if (j === undefined) groupIds.set(g.id, i);
       else ctx.addIssue({ code: 'custom', path: ['groups', i, 'id'], message: `duplicate group id "${g.id}" (also groups.${j})` });
     });
-    c.streams.forEach((s, i) => {
-      if (s.detectSource === WHIP_SOURCE) ctx.addIssue({ code: 'custom', path: ['streams', i, 'detectSource'], message: 'cannot be "whip" (a WHIP stream has one feed: set source: whip)' });
+    c.events.rules.forEach((r, i) => {
+      if (r.cameraGroup !== undefined && !groupIds.has(r.cameraGroup)) ctx.addIssue({ code: 'custom', path: ['events', 'rules', i, 'cameraGroup'], message: `unknown camera group "${r.cameraGroup}" (not in groups:)` });
     });
   });
 
@@ -288,6 +311,10 @@ function parseBytes(s: string): number | undefined {
 
 // ------------------------------------------------------------------------------------------ error messages
 
+/** At most this many issue lines in an error message, each at most MAX_ISSUE_CHARS. */
+const MAX_ISSUES = 20;
+const MAX_ISSUE_CHARS = 300;
+
 /**
  * One line per problem, `path.to.key: message`. Unknown keys get their own full path (zod reports them on
  * the parent), so `server.prot: unknown key` points at the typo. `origins` maps a dotted path to where its
@@ -300,10 +327,21 @@ export function formatIssues(error: z.ZodError, origins: ReadonlyMap<string, str
     for (const [prefix, origin] of origins) if (p === prefix || p.startsWith(prefix + '.')) return `${p} (from ${origin})`;
     return p === '' ? '(root)' : p;
   };
+  // Bounded (issue 14: a 200 kB invalid zone list gave a 7 MB answer): the first MAX_ISSUES lines, each cut to
+  // MAX_ISSUE_CHARS, then a count of the rest. The first problems are what a person fixes first anyway.
+  const clip = (l: string): string => (l.length > MAX_ISSUE_CHARS ? `${l.slice(0, MAX_ISSUE_CHARS)}…` : l);
+  let more = 0;
   for (const issue of error.issues) {
-    if (issue.code === 'unrecognized_keys') for (const k of issue.keys) lines.push(`${where([...issue.path, k])}: unknown key`);
-    else lines.push(`${where(issue.path)}: ${issue.message}`);
+    const keys = issue.code === 'unrecognized_keys' ? issue.keys : [undefined];
+    for (const k of keys) {
+      if (lines.length >= MAX_ISSUES) {
+        more++;
+        continue;
+      }
+      lines.push(clip(k === undefined ? `${where(issue.path)}: ${issue.message}` : `${where([...issue.path, k])}: unknown key`));
+    }
   }
+  if (more > 0) lines.push(`… and ${more} more`);
   return lines;
 }
 
@@ -331,6 +369,7 @@ export const ENV_OVERRIDES: readonly { env: string; path: readonly string[]; typ
   { env: 'FACECAST_THREADS', path: ['inference', 'threads'], type: 'int' },
   { env: 'FACECAST_RACE', path: ['inference', 'race'], type: 'bool' },
   { env: 'FACECAST_TTA', path: ['inference', 'tta'], type: 'bool' },
+  { env: 'FACECAST_MAX_LAG_MS', path: ['ingest', 'maxLagMs'], type: 'int' },
   { env: 'FACECAST_ICE_SERVERS', path: ['webrtc', 'iceServers'], type: 'json' },
   { env: 'FACECAST_HOST_ADDRESSES', path: ['webrtc', 'hostAddresses'], type: 'list' },
   { env: 'FACECAST_DEMO', path: ['demo', 'enabled'], type: 'demo' },
@@ -348,6 +387,7 @@ export const ENV_OVERRIDES: readonly { env: string; path: readonly string[]; typ
   { env: 'FACECAST_SOURCES_ALLOW_FILES', path: ['security', 'sources', 'allowFiles'], type: 'bool' },
   { env: 'FACECAST_SOURCES_ALLOW_LOOPBACK', path: ['security', 'sources', 'allowLoopback'], type: 'bool' },
   { env: 'FACECAST_SOURCES_ALLOW_PRIVATE', path: ['security', 'sources', 'allowPrivate'], type: 'bool' },
+  { env: 'FACECAST_SOURCES_FOLLOW_REDIRECTS', path: ['security', 'sources', 'followRedirects'], type: 'bool' },
   { env: 'FACECAST_BLUR_FACES', path: ['privacy', 'blurFaces'], type: 'bool' },
   { env: 'FACECAST_REDIS_URL', path: ['cluster', 'redisUrl'], type: 'string' },
   { env: 'FACECAST_INSTANCE_ID', path: ['cluster', 'instanceId'], type: 'string' },
@@ -406,7 +446,7 @@ function readConfigFile(file: string): Record<string, unknown> {
     throw new ConfigError('E_CONFIG_INVALID', `${file}: cannot parse: ${errorMessage(e)}`, { cause: e });
   }
   if (doc === null || doc === undefined) return {}; // an empty file (or only comments) means all defaults
-  if (!isPlainObject(doc)) throw new ConfigError('E_CONFIG_INVALID', `invalid configuration ${file}:\n  (root): expected a mapping of sections (server, inference, webrtc, streams, demo, metrics, whip, cluster, groups)`);
+  if (!isPlainObject(doc)) throw new ConfigError('E_CONFIG_INVALID', `invalid configuration ${file}:\n  (root): expected a mapping of sections (server, inference, webrtc, streams, demo, metrics, whip, cluster, groups, events)`);
   return doc;
 }
 
