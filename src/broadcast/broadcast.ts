@@ -4,8 +4,9 @@
  * - EncodedBroadcast: every ingested frame (the `frame` event, not the analysed ones: video never waits for
  *   inference) is loaded as YUV into the encoder's canvas (one copy, or a scale to the output width), drawn on
  *   there with the latest tracks predicted to the frame's time (server overlay; or left clean) and encoded once
- *   by a LiveEncoder — no RGB on this path. A frame arriving while the previous one is still being encoded is dropped
- *   (counted), never queued, so latency stays bounded when the CPU falls behind.
+ *   by a LiveEncoder — no RGB on this path. A frame arriving while the previous one is still being encoded waits
+ *   in a one-frame slot (a newer one replaces it, counted as dropped): a burst of two frames is absorbed, and
+ *   latency stays bounded at one frame when the CPU falls behind.
  * - PassthroughBroadcast: the camera's own H.264 packets, only re-packetised (no decode, no encode on this path;
  *   the browser draws the overlay from socket.io data). A viewer starts at the camera's next IDR, which cannot
  *   be forced: the join delay is up to one camera GOP.
@@ -25,7 +26,6 @@
  * (no listening, no encode); a later attach starts it again.
  */
 import type { FrameRecord } from '../core/records.js';
-import type { YuvImage } from '../core/types.js';
 import { Logger } from '../core/log.js';
 import { errorMessage } from '../core/errors.js';
 import { RateMeter, type LiveConnection, type LivePacket, type LiveVideoFrame } from '../ingest/live.js';
@@ -237,6 +237,13 @@ export interface EncodedBroadcastOptions extends LiveEncoderOptions, BroadcastOp
   maxFps?: number;
 }
 
+/** `c` if it has this size, else a new canvas of it (`c` freed). */
+function sized(c: YuvCanvas | undefined, width: number, height: number): YuvCanvas {
+  if (c && c.width === width && c.height === height) return c;
+  c?.free();
+  return new YuvCanvas(width, height);
+}
+
 /** One x264 encode of the stream's ingested frames, with or without the burnt-in overlay (module comment). */
 export class EncodedBroadcast extends Broadcast {
   readonly overlay: OverlayKind;
@@ -249,6 +256,13 @@ export class EncodedBroadcast extends Broadcast {
   #encoder: LiveEncoder | undefined;
   /** The encoder's input picture (encoded size), reused frame to frame; see YuvCanvas. */
   #canvas: YuvCanvas | undefined;
+  /**
+   * One frame waiting while the encoder is busy, in a second canvas (latest wins: a newer one replaces it, counted
+   * as dropped). Frames come in bursts (packets read and decoded in batches on the thread pool): with a one-deep
+   * gate the second frame of every burst was dropped although the encoder keeps up on average.
+   */
+  #spare: YuvCanvas | undefined;
+  #pending: { ptsSec: number; loadMs: number } | undefined;
   #busy = false;
   #lastPts = -Infinity;
   readonly #onFrame = (f: LiveVideoFrame): void => this.#handle(f);
@@ -278,50 +292,58 @@ export class EncodedBroadcast extends Broadcast {
     this.#encoder = undefined;
     this.#canvas?.free();
     this.#canvas = undefined;
+    this.#spare?.free();
+    this.#spare = undefined;
+    this.#pending = undefined;
   }
 
   #handle(frame: LiveVideoFrame): void {
     if (this.closed || this.sinks.size === 0) return;
     const maxFps = this.#opts.maxFps;
     if (maxFps && frame.ptsSec < this.#lastPts + 1 / maxFps - 0.25 / maxFps) return; // over the cap: not a drop
-    if (this.#busy) {
-      this.framesDropped++;
-      return;
-    }
-    // The picture is the decoder's, valid only now: load it (copied, or scaled to the output width) into our
-    // canvas, which is drawn on and encoded while ingest goes on.
+    // The picture is the decoder's, valid only now: load it (copied, or scaled to the output width) into a canvas
+    // of ours, which is drawn on and encoded while ingest goes on — the encoder's, or while it is busy the spare.
     const t0 = performance.now();
-    let canvas: YuvCanvas;
+    const busy = this.#busy;
     try {
-      canvas = this.#canvasFor(frame.yuv);
-      canvas.load(frame.yuv);
+      const { width, height } = encodedSize(frame.yuv.width, frame.yuv.height, this.#opts.width);
+      // A canvas of another size (the camera changed resolution) is replaced; neither is being read here.
+      if (busy) (this.#spare = sized(this.#spare, width, height)).load(frame.yuv); // an encode never reads the spare
+      else (this.#canvas = sized(this.#canvas, width, height)).load(frame.yuv); // not busy: no encode reads it
     } catch (e) {
       this.framesDropped++;
       log.warn(`stream ${this.id}: live video frame not loaded: ${errorMessage(e)}`);
       return;
     }
     const loadMs = performance.now() - t0;
-    this.#busy = true;
     this.#lastPts = frame.ptsSec;
-    this.#encode(canvas, frame.ptsSec, loadMs)
+    if (busy) {
+      if (this.#pending) this.framesDropped++; // replaced by this newer frame
+      this.#pending = { ptsSec: frame.ptsSec, loadMs };
+      return;
+    }
+    this.#run(frame.ptsSec, loadMs);
+  }
+
+  /** Encodes the canvas; when done, the pending frame (swapped in from the spare) if one came meanwhile. */
+  #run(ptsSec: number, loadMs: number): void {
+    const canvas = this.#canvas;
+    if (!canvas) return;
+    this.#busy = true;
+    this.#encode(canvas, ptsSec, loadMs)
       .catch((e: unknown) => {
         this.framesDropped++;
         log.warn(`stream ${this.id}: live encode failed: ${errorMessage(e)}`);
       })
       .finally(() => {
         this.#busy = false;
-        if (!this.running) this.#dropEncoder(); // stopped (last viewer gone) or closed meanwhile
+        if (!this.running) return this.#dropEncoder(); // stopped (last viewer gone) or closed meanwhile
+        const next = this.#pending;
+        if (!next) return;
+        this.#pending = undefined;
+        [this.#canvas, this.#spare] = [this.#spare, this.#canvas];
+        this.#run(next.ptsSec, next.loadMs);
       });
-  }
-
-  /** The canvas of the encoded size for pictures of `src`'s size (a new one when the camera's size changed). */
-  #canvasFor(src: YuvImage): YuvCanvas {
-    const { width, height } = encodedSize(src.width, src.height, this.#opts.width);
-    let canvas = this.#canvas;
-    if (canvas && canvas.width === width && canvas.height === height) return canvas;
-    canvas?.free(); // not busy: no encode reads it
-    canvas = this.#canvas = new YuvCanvas(width, height);
-    return canvas;
   }
 
   async #encode(canvas: YuvCanvas, ptsSec: number, loadMs: number): Promise<void> {

@@ -216,6 +216,34 @@ test('EncodedBroadcast: decoded YUV frames scaled to output.width, a record\'s b
   }
 });
 
+test('EncodedBroadcast: a burst of frames while the encoder is busy — the latest waits in one slot and is encoded next, the others are dropped and counted', async () => {
+  const feed = new (class extends TypedEmitter<{ frame: [LiveVideoFrame]; packet: [LivePacket]; record: [FrameRecord] }> {
+    emit<K extends 'frame' | 'record'>(k: K, ...a: { frame: [LiveVideoFrame]; packet: [LivePacket]; record: [FrameRecord] }[K]): void {
+      this.safeEmit(k, ...a);
+    }
+  })();
+  const b = new EncodedBroadcast('burst', feed, { fps: 25 });
+  const sink = new CollectSink();
+  b.attach(sink);
+  try {
+    await using src = await VideoSource.open(clip, { deliverAll: () => true, rgb: false });
+    let n = 0;
+    for await (const f of src.liveFrames()) {
+      assert.ok(f.yuv);
+      // Three frames in one tick: the first is encoded at once, the second waits, the third replaces it.
+      feed.emit('frame', { index: n, ptsSec: f.ptsSec, receivedAt: performance.now(), capturedAt: performance.now(), yuv: f.yuv });
+      if (++n >= 3) break;
+    }
+    await until(() => sink.frames.length >= 2, 5000, 'two frames at the viewer');
+    await sleep(100);
+    assert.equal(sink.frames.length, 2, 'the first and the latest of the burst');
+    assert.equal(b.framesDropped, 1, 'the middle one, replaced in the slot');
+    assert.equal(b.framesOut, 2);
+  } finally {
+    b.close();
+  }
+});
+
 test('no viewer → key frames only at 1 fps analysis; a viewer attached → every frame decoded (as YUV); detached → key frames only again', async () => {
   await using engine = await FaceEngine.create({ detector: { minScore: 0.5 } });
   const h = new RuntimeHandle(engine, StreamConfigSchema.parse({ id: 'lowfps', source: clip, fps: 1 }));
