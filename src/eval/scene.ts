@@ -28,6 +28,7 @@ import { decodeImage, loadImage } from '../ingest/image.js';
 import { DEFAULT_TRACKER_OPTIONS } from '../pipeline/track/track.js';
 import { FaceDetector } from '../inference/detect.js';
 import type { FaceOutcome, LabelledImage, PathCounts, Unreadable } from './emotion.js';
+import { seededRandom } from '../core/rng.js';
 
 export interface SceneOptions {
   /** Run seed; each image's layout also depends on its file name. */
@@ -56,18 +57,6 @@ export const DEFAULT_SCENE_OPTIONS: Readonly<SceneOptions> = {
   background: 'photo',
   minScore: DEFAULT_TRACKER_OPTIONS.highThreshold,
 };
-
-/** mulberry32: small, fast, seeded, uniform in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** FNV-1a of a string: a stable per-image seed. */
 export function hashString(s: string, seed = 0x811c9dc5): number {
