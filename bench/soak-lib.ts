@@ -17,13 +17,16 @@ export interface SoakSample {
   received: number;
   dropped: number;
   analysedFps: number;
+  /** Per stream, frames received and neither dropped nor skipped: analysed or in analysis (each camera must still
+   *  get its turn under overload). */
+  analysedByStream: number[];
   /** /healthz round trip, ms. */
   healthMs: number;
   /** Video frames each WHEP viewer received so far (when the soak runs viewers). */
   viewerFrames?: number[];
 }
 
-interface StreamsBody { streams: { id: string; status: { latencyMs: number; framesReceived: number; framesDropped: number; analysedFps: number; state: string } }[] }
+interface StreamsBody { streams: { id: string; status: { latencyMs: number; framesReceived: number; framesDropped: number; framesSkipped: number; analysedFps: number; state: string } }[] }
 
 function metric(text: string, name: string): number {
   const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)`, 'm').exec(text);
@@ -48,6 +51,7 @@ export async function sample(base: string, t0: number, headers: Record<string, s
     received: streams.reduce((a, s) => a + s.status.framesReceived, 0),
     dropped: streams.reduce((a, s) => a + s.status.framesDropped, 0),
     analysedFps: streams.reduce((a, s) => a + s.status.analysedFps, 0),
+    analysedByStream: streams.map((s) => s.status.framesReceived - s.status.framesDropped - s.status.framesSkipped),
     healthMs,
   };
 }
@@ -65,6 +69,35 @@ export async function soak(base: string, seconds: number, everySec: number, onSa
     await sleep(everySec * 1000);
   }
   return out;
+}
+
+/**
+ * Samples until RSS has settled, then for `measureSec` more. Warm-up is not a fixed time: how long the JIT, the
+ * codecs' buffer pools, the per-thread malloc arenas and ORT's memory arenas (which grow to the largest batch
+ * seen) take to reach their size depends on how fast the machine analyses. Settled means the last `settleSec` of
+ * samples span less than `settleMb`; a process that never settles within `maxWarmupSec` is growing (a leak),
+ * and `settledAt` is then undefined. Bounded: at most maxWarmupSec + measureSec.
+ */
+export async function soakSettled(
+  base: string,
+  o: { everySec: number; settleSec: number; settleMb: number; maxWarmupSec: number; measureSec: number },
+  onSample?: (s: SoakSample) => void,
+): Promise<{ samples: SoakSample[]; settledAt: number | undefined }> {
+  const t0 = performance.now();
+  const out: SoakSample[] = [];
+  let settledAt: number | undefined;
+  for (;;) {
+    const s = await sample(base, t0);
+    out.push(s);
+    onSample?.(s);
+    if (settledAt === undefined) {
+      const recent = out.filter((x) => x.t >= s.t - o.settleSec);
+      const span = Math.max(...recent.map((x) => x.rssMb)) - Math.min(...recent.map((x) => x.rssMb));
+      if (s.t >= o.settleSec && recent.length >= 3 && span < o.settleMb) settledAt = s.t;
+      else if (s.t >= o.maxWarmupSec) return { samples: out, settledAt };
+    } else if (s.t - settledAt >= o.measureSec) return { samples: out, settledAt };
+    await sleep(o.everySec * 1000);
+  }
 }
 
 /** Least-squares slope of y over t (units of y per second). */
