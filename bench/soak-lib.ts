@@ -56,19 +56,31 @@ export async function sample(base: string, t0: number, headers: Record<string, s
   };
 }
 
-/** Samples every `everySec` for `seconds`; returns every sample (bounded by the duration). `viewers`: the frame
- *  counts of the soak's WHEP viewers, recorded with each sample. */
-export async function soak(base: string, seconds: number, everySec: number, onSample?: (s: SoakSample) => void, viewers?: () => number[]): Promise<SoakSample[]> {
+/** Samples every `everySec` until `done` (asked after each interval, with the samples so far and the seconds since
+ *  sampling began) says to stop. `viewers`: the frame counts of the soak's WHEP viewers, recorded with each sample. */
+async function sampleUntil(
+  base: string,
+  everySec: number,
+  done: (samples: readonly SoakSample[], elapsedSec: number) => boolean,
+  onSample?: (s: SoakSample) => void,
+  viewers?: () => number[],
+): Promise<SoakSample[]> {
   const t0 = performance.now();
   const out: SoakSample[] = [];
-  while ((performance.now() - t0) / 1000 < seconds) {
+  do {
     const s = await sample(base, t0);
     if (viewers) s.viewerFrames = viewers();
     out.push(s);
     onSample?.(s);
     await sleep(everySec * 1000);
-  }
+  } while (!done(out, (performance.now() - t0) / 1000));
   return out;
+}
+
+/** Samples every `everySec` for `seconds`; returns every sample (bounded by the duration). `viewers`: the frame
+ *  counts of the soak's WHEP viewers, recorded with each sample. */
+export function soak(base: string, seconds: number, everySec: number, onSample?: (s: SoakSample) => void, viewers?: () => number[]): Promise<SoakSample[]> {
+  return sampleUntil(base, everySec, (_, elapsed) => elapsed >= seconds, onSample, viewers);
 }
 
 /**
@@ -76,28 +88,28 @@ export async function soak(base: string, seconds: number, everySec: number, onSa
  * codecs' buffer pools, the per-thread malloc arenas and ORT's memory arenas (which grow to the largest batch
  * seen) take to reach their size depends on how fast the machine analyses. Settled means the last `settleSec` of
  * samples span less than `settleMb`; a process that never settles within `maxWarmupSec` is growing (a leak),
- * and `settledAt` is then undefined. Bounded: at most maxWarmupSec + measureSec.
+ * and `settledAt` is then undefined. Bounded: at most maxWarmupSec + measureSec (+ one interval).
  */
 export async function soakSettled(
   base: string,
   o: { everySec: number; settleSec: number; settleMb: number; maxWarmupSec: number; measureSec: number },
   onSample?: (s: SoakSample) => void,
 ): Promise<{ samples: SoakSample[]; settledAt: number | undefined }> {
-  const t0 = performance.now();
-  const out: SoakSample[] = [];
   let settledAt: number | undefined;
-  for (;;) {
-    const s = await sample(base, t0);
-    out.push(s);
-    onSample?.(s);
-    if (settledAt === undefined) {
+  const samples = await sampleUntil(
+    base,
+    o.everySec,
+    (out) => {
+      const s = out[out.length - 1];
+      if (settledAt !== undefined) return s.t - settledAt >= o.measureSec;
       const recent = out.filter((x) => x.t >= s.t - o.settleSec);
       const span = Math.max(...recent.map((x) => x.rssMb)) - Math.min(...recent.map((x) => x.rssMb));
       if (s.t >= o.settleSec && recent.length >= 3 && span < o.settleMb) settledAt = s.t;
-      else if (s.t >= o.maxWarmupSec) return { samples: out, settledAt };
-    } else if (s.t - settledAt >= o.measureSec) return { samples: out, settledAt };
-    await sleep(o.everySec * 1000);
-  }
+      return settledAt === undefined && s.t >= o.maxWarmupSec;
+    },
+    onSample,
+  );
+  return { samples, settledAt };
 }
 
 /** Least-squares slope of y over t (units of y per second). */

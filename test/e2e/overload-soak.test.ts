@@ -1,7 +1,8 @@
 /**
  * Overload and a short soak: more demo-clip cameras (640×360, 25 fps, every frame analysed) than two cores can
- * analyse, in one `facecast serve`, until its memory settles and then 30 s more (one to two minutes). Frames are dropped and counted (never queued), latency
- * stays bounded, the server keeps answering, and memory and file descriptors stay flat after warm-up.
+ * analyse, in one `facecast serve`, until its memory settles and then 30 s more (one to two minutes). Frames are
+ * dropped and counted (never queued), latency stays bounded, the server keeps answering, and memory and file
+ * descriptors stay flat after warm-up.
  * bench/soak.ts runs the same for 30 minutes.
  */
 import { test } from 'node:test';
