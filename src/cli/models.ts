@@ -77,7 +77,9 @@ function rolesOf(m: Manifest, id: string): string {
 
 function sourceText(e: ModelEntry): string {
   const s = e.source;
-  return s.type === 'tfjs' ? `tfjs ${s.package}/${s.file}` : `${s.type} ${s.path}`;
+  if (s.type === 'tfjs') return `tfjs ${s.package}/${s.file}`;
+  if (s.type === 'faceapi') return `faceapi ${s.net} ${s.package}/${s.file}`;
+  return `${s.type} ${s.path}`;
 }
 
 function list(m: Manifest, store: ModelStore, json: boolean): number {

@@ -53,6 +53,11 @@ const Source = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('tfjs'), package: z.string().min(1), file: z.string().min(1) }),
   z.strictObject({ type: z.literal('tfjs-file'), path: z.string().min(1) }),
   z.strictObject({ type: z.literal('onnx'), path: z.string().min(1) }),
+  /**
+   * One of face-api's nets, shipped as a weights manifest without topology: the graph is written down by
+   * src/models/faceapi/ and converted like a TF.js graph model. `file` is the weights manifest in `package`.
+   */
+  z.strictObject({ type: z.literal('faceapi'), package: z.string().min(1), file: z.string().min(1), net: z.enum(['expression', 'age-gender']) }),
 ]);
 
 const EmotionHead = z.strictObject({

@@ -11,6 +11,7 @@ import { dirname, join, resolve, isAbsolute } from 'node:path';
 import { ModelError } from '../core/errors.js';
 import { Logger } from '../core/log.js';
 import { convertTfjsGraph, loadTfjsArtifacts } from './convert/index.js';
+import { FACEAPI_GRAPH_REVISION, loadFaceApiArtifacts } from './faceapi/index.js';
 import { PROJECT_ROOT, type ModelEntry } from './manifest.js';
 
 const log = new Logger('ModelStore');
@@ -24,6 +25,8 @@ export interface ResolvedModel {
   onnxPath: string;
   /** TF.js model.json when the source is TF.js (for parity checks). */
   tfjsPath?: string;
+  /** face-api weights manifest when the source is one of face-api's nets (graph written by src/models/faceapi). */
+  faceApiPath?: string;
   /** Hex digest identifying the source (+ converter revision for converted models). */
   hash: string;
   /** True when this call converted the model (cache miss). */
@@ -51,10 +54,10 @@ export function defaultCacheDir(): string {
   return join(homedir(), '.cache', 'facecast', 'models');
 }
 
-/** Finds the model.json of a TF.js source. */
+/** Finds the model.json of a TF.js source (or the weights manifest of a face-api net). */
 export function tfjsSourcePath(entry: ModelEntry): string {
   const src = entry.source;
-  if (src.type === 'tfjs') {
+  if (src.type === 'tfjs' || src.type === 'faceapi') {
     const require = createRequire(join(PROJECT_ROOT, 'package.json'));
     let pkgJson: string;
     try {
@@ -74,13 +77,18 @@ function onnxSourcePath(entry: ModelEntry): string {
   return isAbsolute(p) ? p : resolve(entry.baseDir, p);
 }
 
-/** Hash of model.json plus every weight shard it lists. */
-function hashTfjsSource(jsonPath: string): string {
+/**
+ * Hash of model.json plus every weight shard it lists; for a face-api net, of its weights manifest (a bare list of
+ * groups), its shards and the revision of the graph facecast writes for it.
+ */
+function hashTfjsSource(jsonPath: string, faceApiNet?: string): string {
   const h = createHash('sha256');
   const json = readFileSync(jsonPath);
   h.update(json);
-  const parsed = JSON.parse(json.toString('utf8')) as { weightsManifest?: { paths: string[] }[] };
-  for (const group of parsed.weightsManifest ?? []) {
+  const parsed = JSON.parse(json.toString('utf8')) as { weightsManifest?: { paths: string[] }[] } | { paths: string[] }[];
+  const groups = Array.isArray(parsed) ? parsed : (parsed.weightsManifest ?? []);
+  if (faceApiNet !== undefined) h.update(`faceapi:${faceApiNet}:${FACEAPI_GRAPH_REVISION}`);
+  for (const group of groups) {
     for (const p of group.paths) {
       const shard = join(dirname(jsonPath), p);
       if (!existsSync(shard)) throw new ModelError('E_MODEL_SOURCE_MISSING', `weight shard ${shard} listed in ${jsonPath} is missing`);
@@ -107,12 +115,15 @@ export class ModelStore {
     }
     const tfjsPath = tfjsSourcePath(entry);
     if (!existsSync(tfjsPath)) throw new ModelError('E_MODEL_SOURCE_MISSING', `model "${entry.id}": ${tfjsPath} does not exist`);
-    const hash = hashTfjsSource(tfjsPath);
+    const faceApiNet = entry.source.type === 'faceapi' ? entry.source.net : undefined;
+    const hash = hashTfjsSource(tfjsPath, faceApiNet);
     const onnxPath = join(this.cacheDir, `${entry.id}.${hash.slice(0, 16)}.onnx`);
-    if (existsSync(onnxPath) && !opts.rebuild) return { entry, onnxPath, tfjsPath, hash, built: false, buildMs: 0 };
+    // A face-api source has no model.json of its own: it is reported as faceApiPath, not tfjsPath.
+    const paths = faceApiNet !== undefined ? { faceApiPath: tfjsPath } : { tfjsPath };
+    if (existsSync(onnxPath) && !opts.rebuild) return { entry, onnxPath, ...paths, hash, built: false, buildMs: 0 };
 
     const t0 = performance.now();
-    const artifacts = await loadTfjsArtifacts(tfjsPath);
+    const artifacts = faceApiNet !== undefined ? await loadFaceApiArtifacts(tfjsPath, faceApiNet) : await loadTfjsArtifacts(tfjsPath);
     const result = convertTfjsGraph(artifacts, { modelName: entry.id });
     mkdirSync(this.cacheDir, { recursive: true });
     // Write then rename, so a concurrent reader never sees a half-written model.
@@ -122,7 +133,7 @@ export class ModelStore {
     this.removeStale(entry.id, onnxPath);
     const buildMs = performance.now() - t0;
     log.info(`resolve() converted [model:${entry.id}] in ${buildMs.toFixed(0)} ms → ${onnxPath}`);
-    return { entry, onnxPath, tfjsPath, hash, built: true, buildMs };
+    return { entry, onnxPath, ...paths, hash, built: true, buildMs };
   }
 
   /** Removes older cached builds of the same model. */

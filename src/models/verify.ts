@@ -93,6 +93,7 @@ export async function verifyModel(e: ModelEntry, store: ModelStore): Promise<Ver
     report.loadMs = performance.now() - t0;
     report.provider = session.provider;
     session.assertIo(e.input.name, manifestOutputs(e));
+    if (r.faceApiPath && e.source.type === 'faceapi') return await verifyFaceApi(e, r.faceApiPath, e.source.net, r.onnxPath, report);
     if (!r.tfjsPath) {
       report.ok = true;
       report.note = 'ONNX source: no TF.js reference to compare with';
@@ -139,5 +140,30 @@ export async function verifyModel(e: ModelEntry, store: ModelStore): Promise<Ver
   } finally {
     await session?.close();
   }
+  return report;
+}
+
+/** face-api nets have no TF.js graph of their own: the reference is face-api's JS on TF.js (src/models/faceapi/parity.ts). */
+async function verifyFaceApi(e: ModelEntry, manifestPath: string, net: 'expression' | 'age-gender', onnxPath: string, report: VerifyReport): Promise<VerifyReport> {
+  let fp: typeof import('./faceapi/parity.js');
+  try {
+    fp = await import('./faceapi/parity.js');
+  } catch (err) {
+    report.ok = true;
+    report.note = `loads and matches the manifest; parity not checked: ${errorMessage(err)}`;
+    return report;
+  }
+  const sets = [{ input: 'random', data: fp.randomFaceApiInput(2, 1), batch: 2 }];
+  const photo = await loadFacePhoto();
+  if (photo) sets.push({ input: 'face photo', data: photoInput(e, photo), batch: 1 });
+  const rows = await fp.faceApiParity(manifestPath, net, new Uint8Array(readFileSync(onnxPath)), sets);
+  for (const r of rows) {
+    const row: ParityRow = { input: r.input === 'random' ? 'random' : 'face photo', output: r.output, maxAbs: r.maxAbs, maxRel: r.maxRel };
+    if (r.argmaxAgree !== undefined) row.argmaxAgree = r.argmaxAgree;
+    report.parity.push(row);
+  }
+  report.note = "reference: face-api's own JS (its net classes) on TF.js cpu";
+  report.ok = report.parity.every((p) => p.maxRel <= PARITY_TOLERANCE && p.argmaxAgree !== false);
+  if (!report.ok) report.error = `outputs differ from face-api beyond ${PARITY_TOLERANCE} (relative)`;
   return report;
 }
