@@ -11,7 +11,7 @@ import { Batcher } from './batcher.js';
 import { type OnnxSession, ort } from './session.js';
 import { applyContrast, makeNormaliser, sampleRegion, tensorSize, type Normaliser, type Region } from './preprocess.js';
 import { faceRegion, wholeImageRegion } from './align.js';
-import { ageDistribution, ageResult, emotionProbs, emotionResult, genderResult, maleProbability, normaliseDescriptor, raceProbs, raceResult } from './heads.js';
+import { ageDistribution, ageResult, emotionProbs, emotionResult, fuseEmotionProbs, genderResult, maleProbability, normaliseDescriptor, raceProbs, raceResult } from './heads.js';
 
 export interface ClassifierOptions {
   /** Mirror test-time augmentation. */
@@ -155,6 +155,8 @@ export function fuseMale(a: number, b: number, weight: number, bias: number): nu
 
 export interface RoleBindings {
   emotion?: ClassifierModel;
+  /** The model the emotion head's `fuse` names (runs with the emotion model on every face). */
+  emotionFuse?: ClassifierModel;
   ageGender?: ClassifierModel;
   race?: ClassifierModel;
 }
@@ -174,7 +176,7 @@ export class FaceClassifier {
   }
 
   /** Heads each model must provide for the configured roles. */
-  static headsFor(roles: { emotion?: ClassificationModelEntry; ageGender?: ClassificationModelEntry; race?: ClassificationModelEntry }, opts: Pick<ClassifierOptions, 'race' | 'descriptor'>): Map<string, HeadSpec[]> {
+  static headsFor(roles: { emotion?: ClassificationModelEntry; emotionFuse?: ClassificationModelEntry; ageGender?: ClassificationModelEntry; race?: ClassificationModelEntry }, opts: Pick<ClassifierOptions, 'race' | 'descriptor'>): Map<string, HeadSpec[]> {
     const need = new Map<string, HeadSpec[]>();
     const add = (e: ClassificationModelEntry | undefined, kinds: HeadSpec['head'][]): void => {
       if (!e) return;
@@ -183,6 +185,7 @@ export class FaceClassifier {
       need.set(e.id, list);
     };
     add(roles.emotion, ['emotion']);
+    if (roles.emotion?.heads.some((h) => h.head === 'emotion' && h.fuse)) add(roles.emotionFuse, ['emotion']);
     add(roles.ageGender, opts.descriptor ? ['age', 'gender', 'descriptor'] : ['age', 'gender']);
     if (opts.race) add(roles.race, roles.race?.heads.some((h) => h.head === 'gender' && h.fuse) ? ['race', 'gender'] : ['race']);
     return need;
@@ -195,7 +198,7 @@ export class FaceClassifier {
   async classifyOne(img: RgbImage, target: FaceTarget, signal?: AbortSignal): Promise<FaceAttributes> {
     const size = target.detection ? Math.max(target.detection.box.w, target.detection.box.h) : Math.max(img.width, img.height);
     if (size < this.options.minFaceSize) return { status: 'too-small' };
-    const { emotion, ageGender, race } = this.#roles;
+    const { emotion, emotionFuse, ageGender, race } = this.#roles;
     const tta = this.options.tta;
     const useRace = this.options.race && race !== undefined;
     // Models shared between roles run once.
@@ -208,14 +211,21 @@ export class FaceClassifier {
       }
       return p;
     };
-    const [eo, ao, ro] = await Promise.all([
+    const eh = head(emotion, 'emotion');
+    const fuseWith = eh?.fuse && emotionFuse ? emotionFuse : undefined;
+    const [eo, fo, ao, ro] = await Promise.all([
       emotion ? runOf(emotion) : undefined,
+      fuseWith ? runOf(fuseWith) : undefined,
       ageGender ? runOf(ageGender) : undefined,
       useRace && race ? runOf(race) : undefined,
     ]);
     const attrs: FaceAttributes = { status: 'ok' };
-    const eh = head(emotion, 'emotion');
-    if (eo && eh) attrs.emotion = emotionResult(emotionProbs(eh, eo.get(eh.output)!));
+    if (eo && eh) {
+      let probs = emotionProbs(eh, eo.get(eh.output)!);
+      const fh = head(fuseWith, 'emotion');
+      if (fo && fh) probs = fuseEmotionProbs(eh, probs, emotionProbs(fh, fo.get(fh.output)!));
+      attrs.emotion = emotionResult(probs);
+    }
     const ah = head(ageGender, 'age');
     if (ao && ah) {
       const d = ageDistribution(ah, ao.get(ah.output)!);

@@ -75,7 +75,16 @@ export class FaceEngine implements Engine {
         return e;
       };
       const classifierOptions = opts.classifier ?? {};
-      const entries = { emotion: cls('emotion'), ageGender: cls('ageGender'), race: cls('race') };
+      const emotionEntry = cls('emotion');
+      const fuseId = emotionEntry?.heads.find((h) => h.head === 'emotion')?.fuse?.model;
+      const fuseEntry = fuseId ? getModel(manifest, fuseId) : undefined;
+      const entries = {
+        emotion: emotionEntry,
+        // validated by loadManifest: a face classifier with an emotion head
+        emotionFuse: fuseEntry?.task === 'face-classification' ? fuseEntry : undefined,
+        ageGender: cls('ageGender'),
+        race: cls('race'),
+      };
       const heads = FaceClassifier.headsFor(entries, { race: classifierOptions.race ?? false, descriptor: classifierOptions.descriptor ?? true });
       const byId = new Map<string, ClassifierModel>();
       for (const [id, hs] of heads) {
@@ -89,7 +98,7 @@ export class FaceEngine implements Engine {
         byId.set(id, m);
       }
       const pick = (e: ClassificationModelEntry | undefined): ClassifierModel | undefined => (e ? byId.get(e.id) : undefined);
-      const classifier = new FaceClassifier({ emotion: pick(entries.emotion), ageGender: pick(entries.ageGender), race: pick(entries.race) }, classifierOptions);
+      const classifier = new FaceClassifier({ emotion: pick(entries.emotion), emotionFuse: pick(entries.emotionFuse), ageGender: pick(entries.ageGender), race: pick(entries.race) }, classifierOptions);
       const engine = new FaceEngine(manifest, detector, classifier, models, sessions);
       await engine.warmup(opts.warmup ?? 1);
       log.info(`create() ready [detector:${detector?.entry.id ?? 'none'}, classifiers:${models.map((m) => m.entry.id).join('+')}, provider:${sessions[0]?.provider ?? 'cpu'}]`);

@@ -54,6 +54,21 @@ export function calibrate(p: readonly number[], bias: readonly number[] | undefi
   return softmax(p.map((x, i) => (Math.log(Math.max(x, 1e-9)) + (bias?.[i] ?? 0)) / temperature));
 }
 
+/**
+ * The emotion head's `fuse`: softmax((1 − w)·log p_own + w·log p_other + bias) over canonical-order probabilities
+ * (each already calibrated by its own head); `bias` is in `spec.labels` order, as the head's own bias is.
+ */
+export function fuseEmotionProbs(spec: Spec<'emotion'>, own: readonly number[], other: readonly number[]): number[] {
+  const f = spec.fuse;
+  if (!f) return [...own];
+  const bias = EMOTIONS.map((e) => {
+    const i = spec.labels.indexOf(e);
+    return i >= 0 ? (f.bias?.[i] ?? 0) : 0;
+  });
+  const lg = (x: number): number => Math.log(Math.max(x, 1e-9));
+  return softmax(own.map((x, i) => (1 - f.weight) * lg(x) + f.weight * lg(other[i]) + bias[i]));
+}
+
 export function emotionResult(probs: number[]): EmotionResult {
   return { label: EMOTIONS[argmax(probs)], probs };
 }

@@ -72,6 +72,12 @@ const EmotionHead = z.strictObject({
    */
   bias: z.array(z.number()).optional(),
   temperature: z.number().positive().optional(),
+  /**
+   * Fuse with another model's emotion head (that model then runs on every face too): the fused distribution is
+   * softmax((1 − weight)·log p_this + weight·log p_model + bias), each p calibrated by its own head; `bias` is
+   * per class in this head's `labels` order. Only on the model serving the emotion role.
+   */
+  fuse: z.strictObject({ model: z.string().min(1), weight: z.number().min(0).max(1), bias: z.array(z.number()).optional() }).optional(),
 });
 const GenderHead = z.strictObject({
   head: z.literal('gender'),
@@ -148,6 +154,8 @@ const ClassificationModel = z
   })
   .superRefine((m, ctx) => {
     for (const [i, h] of m.heads.entries()) {
+      if (h.head === 'emotion' && h.fuse?.bias && h.fuse.bias.length !== h.labels.length) ctx.addIssue({ code: 'custom', path: ['heads', i, 'fuse', 'bias'], message: `fuse.bias has ${h.fuse.bias.length} values for ${h.labels.length} labels` });
+      if (h.head === 'emotion' && h.fuse?.model === m.id) ctx.addIssue({ code: 'custom', path: ['heads', i, 'fuse', 'model'], message: 'a model cannot fuse with itself' });
       if (h.head === 'gender' && h.kind === 'sigmoid' && !h.positive) ctx.addIssue({ code: 'custom', path: ['heads', i, 'positive'], message: 'a sigmoid gender head needs `positive: male|female`' });
       if (h.head === 'gender' && h.kind === 'softmax' && !h.labels) ctx.addIssue({ code: 'custom', path: ['heads', i, 'labels'], message: 'a softmax gender head needs `labels`' });
       if (h.head === 'age' && h.kind === 'bins' && (h.start === undefined || h.step === undefined)) ctx.addIssue({ code: 'custom', path: ['heads', i], message: 'an age head of kind bins needs `start` and `step`' });
@@ -238,7 +246,25 @@ export function loadManifest(extraFiles: readonly string[] = []): Manifest {
   }
   const manifest: Manifest = { roles: Object.freeze(roles), models, files };
   validateRoles(manifest);
+  validateFusion(manifest);
   return manifest;
+}
+
+/** An emotion head's `fuse.model` must name a classifier with an emotion head that does not fuse in turn. */
+function validateFusion(m: Manifest): void {
+  for (const e of m.models.values()) {
+    if (e.task !== 'face-classification') continue;
+    for (const h of e.heads) {
+      if (h.head !== 'emotion' || !h.fuse) continue;
+      const where = `model manifest: model "${e.id}" emotion fuse.model`;
+      const other = m.models.get(h.fuse.model);
+      if (!other) throw new ModelError('E_MANIFEST_INVALID', `${where} names unknown model "${h.fuse.model}"`);
+      if (other.task !== 'face-classification') throw new ModelError('E_MANIFEST_INVALID', `${where}: "${other.id}" is ${other.task}, not a face classifier`);
+      const oh = other.heads.find((x) => x.head === 'emotion');
+      if (!oh) throw new ModelError('E_MANIFEST_INVALID', `${where}: "${other.id}" has no emotion head`);
+      if (oh.head === 'emotion' && oh.fuse) throw new ModelError('E_MANIFEST_INVALID', `${where}: "${other.id}" fuses in turn (chains are not supported)`);
+    }
+  }
 }
 
 function validateRoles(m: Manifest): void {
