@@ -1,4 +1,4 @@
-/** Shape and data-movement ops: Reshape, Squeeze, ExpandDims, Concat, Pad, reductions, Identity. */
+/** Shape and data-movement ops: Reshape, Squeeze, ExpandDims, Concat, Pad, reductions, Transpose, StridedSlice, Identity. */
 import { attr } from './onnx.js';
 import type { Dim, OpHandler, TVal } from './graph.js';
 import {
@@ -13,7 +13,7 @@ import {
   unsupported,
 } from './graph.js';
 import type { TfNodeDef } from './tfjs.js';
-import { attrBool, attrInts, attrString } from './tfjs.js';
+import { attrBool, attrInt, attrInts, attrString } from './tfjs.js';
 
 function product(ds: readonly Dim[]): number | null {
   let p = 1;
@@ -173,6 +173,55 @@ const transpose: OpHandler = (ctx, node, inputs) => {
   return produced(node, perm.map((i) => x.shape[i]), x.dtype, 'tf', out);
 };
 
+const BIG = 2 ** 31 - 1;
+
+/**
+ * StridedSlice with constant begin/end/strides, begin/end/shrink masks (SSR-Net reads `x[:, k]` this way);
+ * ellipsis and new-axis masks are not supported. ONNX Slice on the TF-ordered tensor, then Squeeze for the
+ * shrunk axes.
+ */
+const stridedSlice: OpHandler = (ctx, node, inputs) => {
+  expectInputs(node, inputs, 4);
+  const [x, bv, ev, sv] = inputs;
+  const begin = constInts(bv, node, 'begin');
+  const end = constInts(ev, node, 'end');
+  const strides = constInts(sv, node, 'strides');
+  const mask = (name: string): number => attrInt(node, name) ?? 0;
+  if (mask('ellipsis_mask') !== 0 || mask('new_axis_mask') !== 0) throw unsupported(node, 'ellipsis_mask / new_axis_mask');
+  const rank = x.shape.length;
+  if (begin.length !== end.length || begin.length !== strides.length || begin.length > rank) throw formatError(node, 'begin, end and strides must have one value per sliced axis');
+  const [bm, em, sm] = [mask('begin_mask'), mask('end_mask'), mask('shrink_axis_mask')];
+  const starts: number[] = [];
+  const ends: number[] = [];
+  const shape: Dim[] = x.shape.slice();
+  const shrunk: number[] = [];
+  for (let i = 0; i < begin.length; i++) {
+    const st = strides[i];
+    if (st === 0) throw formatError(node, 'stride 0');
+    const d = x.shape[i];
+    let b = bm & (1 << i) ? (st > 0 ? 0 : BIG) : begin[i];
+    let e = em & (1 << i) ? (st > 0 ? BIG : -BIG) : end[i];
+    if (sm & (1 << i)) {
+      // one element at `begin` (a negative index counts from the end)
+      b = begin[i];
+      e = b === -1 ? BIG : b + 1;
+      if (st !== 1) throw unsupported(node, 'shrink_axis_mask with a stride other than 1');
+      shrunk.push(i);
+    }
+    starts.push(b);
+    ends.push(e);
+    if (d !== null) {
+      const clamp = (v: number, lo: number, hi: number): number => Math.max(lo, Math.min(hi, v < 0 ? v + d : v));
+      const n = st > 0 ? Math.ceil((clamp(e, 0, d) - clamp(b, 0, d)) / st) : Math.ceil((clamp(e, -1, d - 1) - clamp(b, -1, d - 1)) / st);
+      shape[i] = Math.max(0, n);
+    }
+  }
+  const axes = begin.map((_, i) => i);
+  let out = ctx.emit('Slice', [ctx.tf(x), ctx.int64s(`${node.name}__starts`, starts), ctx.int64s(`${node.name}__ends`, ends), ctx.int64s(`${node.name}__axes`, axes), ctx.int64s(`${node.name}__steps`, strides)], shrunk.length ? `${node.name}__slice` : node.name);
+  if (shrunk.length) out = ctx.emit('Squeeze', [out, ctx.int64s(`${node.name}__squeeze`, shrunk)], node.name);
+  return produced(node, shape.filter((_, i) => !shrunk.includes(i)), x.dtype, 'tf', out);
+};
+
 /** Pass-through ops alias their input: no ONNX node at all. */
 const identity: OpHandler = (_ctx, node, inputs) => {
   if (inputs.length < 1) throw formatError(node, 'identity without input');
@@ -194,6 +243,7 @@ export const shapeOps: Record<string, OpHandler> = {
   Sum: reduce,
   Prod: reduce,
   Transpose: transpose,
+  StridedSlice: stridedSlice,
   Identity: identity,
   StopGradient: identity,
   Snapshot: identity,

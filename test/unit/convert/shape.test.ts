@@ -143,3 +143,42 @@ describe('convert: Reshape, Squeeze, ExpandDims', () => {
     assert.deepEqual(report.outputs[1].dims, [2, 3]);
   });
 });
+
+describe('convert: StridedSlice', () => {
+  const ss = (bm: number, em: number, sm: number): Record<string, ReturnType<typeof A.i>> => ({
+    Index: { type: 'DT_INT32' },
+    begin_mask: A.i(bm),
+    end_mask: A.i(em),
+    shrink_axis_mask: A.i(sm),
+    ellipsis_mask: A.i(0),
+    new_axis_mask: A.i(0),
+  });
+
+  it('x[:, k] (SSR-Net: begin/end masks on axis 0, shrink on axis 1), last column via -1', async () => {
+    const b = new GraphBuilder(16);
+    b.input('x', [1, 3, 4]);
+    b.constF('w', [1, 3, 4]);
+    b.op('m', 'Mul', ['x', 'w']);
+    b.constI('b0', [2], [0, 1]);
+    b.constI('e0', [2], [0, 2]);
+    b.constI('s0', [2], [1, 1]);
+    b.op('y', 'StridedSlice', ['m', 'b0', 'e0', 's0'], ss(1, 1, 2));
+    b.constI('b1', [2], [0, -1]);
+    b.constI('e1', [2], [0, 0]);
+    b.op('z', 'StridedSlice', ['m', 'b1', 'e1', 's0'], ss(1, 1, 2));
+    const { report } = await checkParity(b.build(['y', 'z']), [1, 3, 4]);
+    assert.deepEqual(report.outputs[0].dims, [1, 4]);
+    assert.deepEqual(report.outputs[1].dims, [1, 4]);
+  });
+
+  it('a strided, reversed range on a channels-first tensor (sliced in TF layout)', async () => {
+    const a = convThen(17, (b) => {
+      b.constI('b', [4], [0, 1, 5, 0]);
+      b.constI('e', [4], [0, 6, 0, 2]);
+      b.constI('s', [4], [1, 2, -2, 1]);
+      return b.op('y', 'StridedSlice', ['c', 'b', 'e', 's'], ss(1, 9, 0));
+    });
+    const { report } = await checkParity(a, [1, 6, 6, 2]);
+    assert.deepEqual(report.outputs[0].dims, [1, 3, 3, 3]);
+  });
+});
