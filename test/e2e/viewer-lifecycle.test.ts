@@ -70,12 +70,16 @@ test('viewers gone without DELETE (tab closed, process killed) are released with
     // (1) The dashboard plays the camera; its tab is closed.
     browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
     const page = await browser.newPage({ viewport: { width: 1000, height: 900 } });
+    const joinedAt = performance.now();
     await page.goto(base);
     await page.waitForFunction(pageFn('(() => { const v = document.querySelector("video.live"); return !!v && !v.hidden && v.videoWidth > 0; })()'), null, { timeout: 20_000 });
     assert.equal(await viewers(), 1);
     assert.ok((await outputFps()) > 0, 'encoding for the viewer');
-    // The join forced a key frame (the viewer starts at once), within the throttle.
-    assert.ok(sample(await metrics(), 'facecast_keyframes_forced_total', 'stream="cam"') >= 1, 'the join forced a key frame');
+    // The viewer started at once (it plays above); key frames forced for it stay within the throttle (≤ 1/s). Not
+    // asserted ≥ 1: when its DTLS completes before the new encoder's first IDR, that IDR serves the join unforced
+    // (the join rule itself is unit-tested: test/unit/broadcast/keyframes.test.ts).
+    const forced = sample(await metrics(), 'facecast_keyframes_forced_total', 'stream="cam"');
+    assert.ok(forced <= 1 + (performance.now() - joinedAt) / 1000, `key frames forced within the throttle: ${forced}`);
     const gone0 = await closedGone();
     await page.close();
     const tabMs = await released(gone0, 'closed tab');
