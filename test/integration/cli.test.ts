@@ -34,19 +34,20 @@ test('models list --json shows every default model with its role', () => {
   assert.equal(r.code, 0, r.stderr);
   const j = JSON.parse(r.stdout) as { roles: Record<string, string>; models: { id: string; task: string; roles: string }[] };
   assert.deepEqual(j.roles, { detector: 'blazeface-back', emotion: 'emotion', ageGender: 'faceres', race: 'gear' });
-  assert.deepEqual(j.models.map((m) => m.id).sort(), ['blazeface-back', 'emotion', 'faceres', 'gear']);
+  assert.deepEqual(j.models.map((m) => m.id).sort(), ['blazeface-back', 'emotion', 'faceapi-agegender', 'faceapi-expression', 'faceres', 'gear']);
 });
 
 test('models build converts into the cache once, keyed by the source hash, then reuses it', () => {
   const cache = mkdtempSync(join(tmpdir(), 'fc-cache-'));
   const first = facecast(['models', 'build'], { FACECAST_MODEL_CACHE: cache });
   assert.equal(first.code, 0, first.stderr);
-  assert.equal((first.stdout.match(/converted in/g) ?? []).length, 4);
+  // the four human-models graphs and face-api's two nets (src/models/faceapi)
+  assert.equal((first.stdout.match(/converted in/g) ?? []).length, 6);
   const files = readdirSync(cache).sort();
-  assert.equal(files.length, 4);
+  assert.equal(files.length, 6);
   for (const f of files) assert.match(f, /^[a-z-]+\.[0-9a-f]{16}\.onnx$/);
   const second = facecast(['models', 'build'], { FACECAST_MODEL_CACHE: cache });
-  assert.equal((second.stdout.match(/cached/g) ?? []).length, 4);
+  assert.equal((second.stdout.match(/cached/g) ?? []).length, 6);
   assert.deepEqual(readdirSync(cache).sort(), files);
 });
 
