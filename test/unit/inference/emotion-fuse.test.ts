@@ -61,8 +61,13 @@ test('the fused model runs only when the emotion head fuses, and the classifier 
   const emotion = m.models.get('emotion') as ClassificationModelEntry;
   const partner = m.models.get('faceapi-expression') as ClassificationModelEntry;
   assert.ok(partner, 'faceapi-expression is in the default manifest');
-  assert.equal(FaceClassifier.headsFor({ emotion, emotionFuse: partner }, { race: false, descriptor: false }).has('faceapi-expression'), false, 'no fuse by default');
-  const eh = emotion.heads[0] as EmotionSpec;
+  const defaultHead = emotion.heads[0] as EmotionSpec;
+  assert.equal(defaultHead.fuse?.model, 'faceapi-expression', 'the default emotion head fuses face-api\'s expression net');
+  assert.deepEqual(FaceClassifier.headsFor({ emotion, emotionFuse: partner }, { race: false, descriptor: false }).get('faceapi-expression')?.map((h) => h.head), ['emotion']);
+  // the same head without its fuse: the partner is not run
+  const { fuse: _fuse, ...eh } = defaultHead;
+  const plain: ClassificationModelEntry = { ...emotion, heads: [eh] };
+  assert.equal(FaceClassifier.headsFor({ emotion: plain, emotionFuse: partner }, { race: false, descriptor: false }).has('faceapi-expression'), false, 'no fuse, no partner run');
   const fusing: ClassificationModelEntry = { ...emotion, heads: [{ ...eh, fuse: { model: 'faceapi-expression', weight: 0.5 } }] };
   assert.deepEqual(FaceClassifier.headsFor({ emotion: fusing, emotionFuse: partner }, { race: false, descriptor: false }).get('faceapi-expression')?.map((h) => h.head), ['emotion']);
 
@@ -75,13 +80,13 @@ test('the fused model runs only when the emotion head fuses, and the classifier 
     ({ entry, classify: async () => new Map([[output, raw]]) }) as unknown as ClassifierModel;
   const img = { width: 64, height: 64, stride: 64 * 3, data: new Uint8Array(64 * 64 * 3) } as unknown as Parameters<FaceClassifier['classifyOne']>[0];
   const opts = { descriptor: false, minFaceSize: 0 };
-  const alone = await new FaceClassifier({ emotion: stub(emotion, eh.output, rawOwn) }, opts).classifyOne(img, {});
+  const alone = await new FaceClassifier({ emotion: stub(plain, eh.output, rawOwn) }, opts).classifyOne(img, {});
   assert.equal(alone.emotion?.label, 'happy');
   const fused = await new FaceClassifier({ emotion: stub(fusing, eh.output, rawOwn), emotionFuse: stub(partner, ph.output, rawOther) }, opts).classifyOne(img, {});
   assert.equal(fused.emotion?.label, 'surprise');
   const want = fuseEmotionProbs(fusing.heads[0] as EmotionSpec, emotionProbs(eh, rawOwn), emotionProbs(ph, rawOther));
   fused.emotion!.probs.forEach((p, i) => assert.ok(Math.abs(p - want[i]) < 1e-12));
   // a partner bound without a fuse on the head is ignored
-  const unfused = await new FaceClassifier({ emotion: stub(emotion, eh.output, rawOwn), emotionFuse: stub(partner, ph.output, rawOther) }, opts).classifyOne(img, {});
+  const unfused = await new FaceClassifier({ emotion: stub(plain, eh.output, rawOwn), emotionFuse: stub(partner, ph.output, rawOther) }, opts).classifyOne(img, {});
   assert.equal(unfused.emotion?.label, 'happy');
 });
