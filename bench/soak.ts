@@ -5,12 +5,16 @@
  *
  *   node --import tsx bench/soak.ts [--streams=6] [--minutes=30] [--every=10] [--warmup=60]
  *                                   [--rtsp] [--viewers=1] [--overlay=server|client]
+ *                                   [--allocator=glibc|arena2|jemalloc]
  *
  * Cameras: the demo clip (640×360, 25 fps) as a file source, or with --rtsp served by a GStreamer RTSP server each
  * (the camera path: RTSP ingest, reconnect logic, live timing). --viewers=N opens N WHEP viewers per camera
  * (werift, in this process, counting frames without decoding; bench/live/whep-receiver.ts); --overlay=server
  * (default) has the server burn the overlay in and encode, client sends the video clean.
- * Writes bench/results/soak.json and soak.md (a shorter run than 30 minutes writes soak.partial.*).
+ * --allocator picks the server's malloc: glibc as it comes, glibc with MALLOC_ARENA_MAX=2 (fewer per-thread arenas
+ * to fragment: the server runs up to 64 libuv threads), or jemalloc through LD_PRELOAD (Debian's libjemalloc2).
+ * Writes bench/results/soak.json and soak.md (soak-ALLOCATOR.* for another allocator; a run shorter than 30 minutes
+ * writes *.partial.*).
  */
 import '../src/core/polyfill.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -31,6 +35,13 @@ const EVERY = opt('every', 10);
 const WARMUP = opt('warmup', 60);
 const RTSP = flag('rtsp');
 const VIEWERS = opt('viewers', 0);
+const ALLOCATOR = process.argv.find((a) => a.startsWith('--allocator='))?.split('=')[1] ?? 'glibc';
+const allocatorEnv: Record<string, Record<string, string>> = {
+  glibc: {},
+  arena2: { MALLOC_ARENA_MAX: '2' },
+  jemalloc: { LD_PRELOAD: '/usr/lib/x86_64-linux-gnu/libjemalloc.so.2' },
+};
+if (!(ALLOCATOR in allocatorEnv)) throw new Error(`--allocator must be one of ${Object.keys(allocatorEnv).join(', ')}`);
 const OVERLAY = process.argv.find((a) => a.startsWith('--overlay='))?.split('=')[1] === 'client' ? 'client' : 'server';
 
 const dir = mkdtempSync(join(tmpdir(), 'fc-soakbench-'));
@@ -39,7 +50,7 @@ const cameras: RtspTestServer[] = RTSP ? await Promise.all(Array.from({ length: 
 const source = (i: number): string => (RTSP ? cameras[i].url : clip);
 const config = join(dir, 'facecast.yaml');
 writeFileSync(config, ['server: { host: 127.0.0.1, port: 0 }', 'webrtc: { hostAddresses: [127.0.0.1] }', 'demo: { enabled: false }', 'streams:', ...Array.from({ length: STREAMS }, (_, i) => `  - { id: cam${i}, source: "${source(i)}" }`), ''].join('\n'));
-const server = await startServe(['--config', config]);
+const server = await startServe(['--config', config], allocatorEnv[ALLOCATOR]);
 const log = (s: string): void => void process.stderr.write(`[soak ${new Date().toISOString().slice(11, 19)}] ${s}\n`);
 const viewers: WhepReceiver[] = [];
 let samples: SoakSample[] = [];
@@ -60,14 +71,14 @@ try {
   await Promise.all(cameras.map((c) => c.stop()));
 }
 const s = summarise(samples, WARMUP);
-const partial = MINUTES < 30 ? '.partial' : '';
+const partial = `${ALLOCATOR !== 'glibc' ? `-${ALLOCATOR}` : ''}${MINUTES < 30 ? '.partial' : ''}`;
 const results = join(import.meta.dirname, 'results');
-writeFileSync(join(results, `soak${partial}.json`), JSON.stringify({ date: new Date().toISOString(), settings: { streams: STREAMS, minutes: MINUTES, everySec: EVERY, warmupSec: WARMUP, rtsp: RTSP, viewersPerStream: VIEWERS, overlay: OVERLAY }, summary: s, samples }, null, 2) + '\n');
+writeFileSync(join(results, `soak${partial}.json`), JSON.stringify({ date: new Date().toISOString(), settings: { allocator: ALLOCATOR, streams: STREAMS, minutes: MINUTES, everySec: EVERY, warmupSec: WARMUP, rtsp: RTSP, viewersPerStream: VIEWERS, overlay: OVERLAY }, summary: s, samples }, null, 2) + '\n');
 const r = (x: number, d = 1): string => x.toFixed(d);
 const md = [
   `# Soak: ${STREAMS} ${RTSP ? 'RTSP cameras' : 'demo-clip file streams'} (640×360, 25 fps, every frame analysed), ${VIEWERS} WHEP viewer(s) each (overlay ${OVERLAY}), for ${MINUTES} min`,
   '',
-  `Command: \`node --import tsx bench/soak.ts --streams=${STREAMS} --minutes=${MINUTES}${RTSP ? ' --rtsp' : ''}${VIEWERS ? ` --viewers=${VIEWERS} --overlay=${OVERLAY}` : ''}\`; figures after a ${WARMUP}-s warm-up, sampled every ${EVERY} s from the server's own /metrics and /api/streams.`,
+  `Command: \`node --import tsx bench/soak.ts --streams=${STREAMS} --minutes=${MINUTES}${RTSP ? ' --rtsp' : ''}${VIEWERS ? ` --viewers=${VIEWERS} --overlay=${OVERLAY}` : ''}${ALLOCATOR !== 'glibc' ? ` --allocator=${ALLOCATOR}` : ''}\`; figures after a ${WARMUP}-s warm-up, sampled every ${EVERY} s from the server's own /metrics and /api/streams.`,
   '',
   '| | first | last | max | slope |',
   '|---|---|---|---|---|',
