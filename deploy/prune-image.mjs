@@ -10,6 +10,7 @@ import { readdirSync, rmSync, statSync, existsSync, readFileSync } from 'node:fs
 import { join, dirname, relative, sep } from 'node:path';
 import { createRequire } from 'node:module';
 import { loadManifest } from '../dist/models/manifest.js';
+import { filesToKeep } from './prune-keep.mjs';
 
 const root = process.cwd();
 const require = createRequire(join(root, 'package.json'));
@@ -35,24 +36,8 @@ for (const os of readdirSync(ortBin)) {
   }
 }
 
-// 2. TF.js model packages: keep model.json + weight shards of the manifest's models, and package.json; for face-api's
-//    nets (source type faceapi: the graph is facecast's, the weights are face-api's) the weights manifest + shards.
-const keep = new Map(); // package dir -> Set of relative paths
-for (const m of loadManifest().models.values()) {
-  if (m.source.type !== 'tfjs' && m.source.type !== 'faceapi') continue;
-  const pkgDir = dirname(require.resolve(`${m.source.package}/package.json`));
-  const set = keep.get(pkgDir) ?? new Set(['package.json', 'LICENSE', 'README.md']);
-  const json = join(pkgDir, m.source.file);
-  set.add(relative(pkgDir, json));
-  const parsed = JSON.parse(readFileSync(json, 'utf8'));
-  for (const g of Array.isArray(parsed) ? parsed : (parsed.weightsManifest ?? [])) for (const p of g.paths) set.add(relative(pkgDir, join(dirname(json), p)));
-  keep.set(pkgDir, set);
-}
-// 3. face-api: besides its nets' weights (above), the demo photos (src/server/demo.ts) and its licence.
-const faceApi = dirname(require.resolve('@vladmandic/face-api/package.json'));
-const faceApiKeep = keep.get(faceApi) ?? new Set(['package.json', 'LICENSE']);
-for (const f of readdirSync(join(faceApi, 'demo'))) if (/^sample\d+\.jpg$/.test(f)) faceApiKeep.add(`demo/${f}`);
-keep.set(faceApi, faceApiKeep);
+// 2.–3. Model packages and face-api: only the files the manifest's models and the demo read (deploy/prune-keep.mjs).
+const keep = filesToKeep(loadManifest().models.values(), require);
 function prune(dir, pkgDir, set) {
   for (const e of readdirSync(dir)) {
     const p = join(dir, e);

@@ -8,8 +8,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join, relative, resolve } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
+import { loadManifest } from '../../../src/models/manifest.ts';
+import { tfjsSourcePath } from '../../../src/models/store.ts';
 import { loadConfig } from '../../../src/server/config.ts';
 
 const DEPLOY = 'deploy';
@@ -121,4 +124,24 @@ test('Dockerfile: node 20 bookworm-slim, npm ci, facecast serve on 0.0.0.0, the 
   assert.ok(preload, 'LD_PRELOAD set in the image');
   assert.match(stages[1], /apt-get install [^\n]*\blibjemalloc2\b/);
   assert.ok(stages[1].includes(`libjemalloc.so.2" ${preload}`), `${preload} is linked to the installed libjemalloc.so.2`);
+});
+
+test('image pruning keeps every file the default models and the demo read (a pruned source fails only in the image)', async () => {
+  const { filesToKeep } = await import('../../../deploy/prune-keep.mjs');
+  const require = createRequire(resolve('package.json'));
+  const models = [...loadManifest().models.values()];
+  const keep = filesToKeep(models, require);
+  const kept = (file: string): boolean => [...keep].some(([dir, set]) => set.has(relative(dir, file)) && !relative(dir, file).startsWith('..'));
+  let checked = 0;
+  for (const m of models) {
+    if (m.source.type === 'onnx' || m.source.type === 'tfjs-file') continue; // not in node_modules
+    const json = tfjsSourcePath(m);
+    assert.ok(kept(json), `${m.id}: ${json} kept`);
+    const parsed = JSON.parse(readFileSync(json, 'utf8')) as { weightsManifest?: { paths: string[] }[] } | { paths: string[] }[];
+    for (const g of Array.isArray(parsed) ? parsed : (parsed.weightsManifest ?? [])) for (const p of g.paths) assert.ok(kept(join(dirname(json), p)), `${m.id}: shard ${p} kept`);
+    checked++;
+  }
+  assert.ok(models.some((m) => m.source.type === 'faceapi') && checked >= 5, `every packaged source type checked (${checked} models)`);
+  const faceApi = dirname(require.resolve('@vladmandic/face-api/package.json'));
+  assert.ok(kept(join(faceApi, 'demo', 'sample1.jpg')), 'the demo photos are kept');
 });
