@@ -20,8 +20,7 @@ import { writeFile, readFile } from 'node:fs/promises';
 import { RACES } from '../src/core/types.js';
 import { readLabelFile } from '../src/eval/csv.js';
 import type { DemographicsEvalResult, DemographicsPrediction } from '../src/eval/demographics.js';
-import { FaceEngine } from '../src/inference/engine.js';
-import { loadImage } from '../src/ingest/image.js';
+import { perFaceCpuMs } from './cost.js';
 import { configureLogging } from '../src/core/log.js';
 
 type Half = 'A' | 'B' | 'all';
@@ -211,37 +210,15 @@ async function report(csv: string, basePath: string, outPath: string, specs: str
 }
 
 async function cost(outPath: string, specs: string[]): Promise<void> {
-  const img = await loadImage(process.env.COST_IMAGE ?? 'node_modules/@vladmandic/face-api/demo/sample1.jpg');
-  const configs: { name: string; engine: FaceEngine; ms: number[] }[] = [];
-  for (const s of specs) {
-    const [name, rest] = s.split('=');
-    const [list, roles] = (rest ?? '').split('@');
-    const manifests = list ? list.split(',') : [];
-    const engine = await FaceEngine.create({
-      manifests,
-      roles: roles === 'ag' ? { emotion: undefined, race: undefined } : { race: undefined },
-      classifier: { descriptor: false, maxWaitMs: 0 },
-      warmup: 3,
-    });
-    configs.push({ name, engine, ms: [] });
-  }
-  const dets = await configs[0].engine.detect(img);
-  if (dets.length === 0) throw new Error('no face in the cost image');
-  for (let round = 0; round < 10; round++) {
-    for (const c of configs) {
-      // CPU time, not wall time: on a loaded machine the wall clock measures the other processes
-      const t0 = process.cpuUsage();
-      for (let i = 0; i < 20; i++) await c.engine.classify(img, [dets[0]]);
-      const d = process.cpuUsage(t0);
-      c.ms.push((d.user + d.system) / 1e3 / 20);
-    }
-  }
-  const res: Record<string, number> = {};
-  for (const c of configs) {
-    c.ms.sort((a, b) => a - b);
-    res[c.name] = Math.round(c.ms[Math.floor(c.ms.length / 2)] * 100) / 100;
-    await c.engine.close();
-  }
+  const ms = await perFaceCpuMs(
+    specs.map((s) => {
+      const [name, rest] = s.split('=');
+      const [list, roles] = (rest ?? '').split('@');
+      const manifests = list ? list.split(',') : [];
+      return { name, options: { manifests, roles: roles === 'ag' ? { emotion: undefined, race: undefined } : { race: undefined }, classifier: { descriptor: false, maxWaitMs: 0 } } };
+    }),
+  );
+  const res = Object.fromEntries(Object.entries(ms).map(([k, v]) => [k, Math.round(v * 100) / 100]));
   await writeFile(outPath, JSON.stringify({ perFaceMs: res, note: 'process CPU ms per face: median of 10 rounds × 20 classifications of one detected face (batch 1, 1 intra-op thread); @ag = the ageGender model alone' }, null, 2) + '\n');
   process.stdout.write(JSON.stringify(res) + '\n');
 }

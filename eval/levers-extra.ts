@@ -12,12 +12,12 @@
 import { writeFile } from 'node:fs/promises';
 import { type FaceAttributes } from '../src/core/types.js';
 import { FaceEngine } from '../src/inference/engine.js';
+import { perFaceCpuMs } from './cost.js';
 import { readLabelFile } from '../src/eval/csv.js';
 import { normaliseEmotion } from '../src/eval/emotion.js';
 import { normaliseGender } from '../src/eval/demographics.js';
 import { analyzeLabelledScenes, liveDetector } from '../src/eval/scene.js';
 import { TrackSmoother } from '../src/pipeline/smooth.js';
-import { loadImage } from '../src/ingest/image.js';
 import { configureLogging } from '../src/core/log.js';
 
 interface Item {
@@ -94,32 +94,13 @@ async function temporal(emotionCsv: string, demoCsv: string, frames: number, out
 }
 
 async function cost(out: string, specs: string[]): Promise<void> {
-  const crop = await loadImage(process.env.COST_IMAGE ?? 'node_modules/@vladmandic/face-api/demo/sample1.jpg');
-  const configs: { name: string; engine: FaceEngine; ms: number[] }[] = [];
-  for (const s of specs) {
-    const tta = s.endsWith('+tta');
-    const [name, manifest] = s.replace(/\+tta$/, '').split('=');
-    const engine = await FaceEngine.create({ manifests: manifest ? [manifest] : [], roles: { race: undefined }, classifier: { tta, descriptor: false, maxWaitMs: 0 }, warmup: 3 });
-    configs.push({ name, engine, ms: [] });
-  }
-  const dets = await configs[0].engine.detect(crop);
-  if (dets.length === 0) throw new Error('no face in the cost image');
-  const face = dets[0];
-  for (let round = 0; round < 10; round++) {
-    for (const c of configs) {
-      // CPU time, not wall time: on a loaded machine the wall clock measures the other processes
-      const t0 = process.cpuUsage();
-      for (let i = 0; i < 20; i++) await c.engine.classify(crop, [face]);
-      const d = process.cpuUsage(t0);
-      c.ms.push((d.user + d.system) / 1e3 / 20);
-    }
-  }
-  const res: Record<string, number> = {};
-  for (const c of configs) {
-    c.ms.sort((a, b) => a - b);
-    res[c.name] = c.ms[Math.floor(c.ms.length / 2)];
-    await c.engine.close();
-  }
+  const res = await perFaceCpuMs(
+    specs.map((s) => {
+      const tta = s.endsWith('+tta');
+      const [name, manifest] = s.replace(/\+tta$/, '').split('=');
+      return { name, options: { manifests: manifest ? [manifest] : [], roles: { race: undefined }, classifier: { tta, descriptor: false, maxWaitMs: 0 } } };
+    }),
+  );
   await writeFile(out, JSON.stringify({ perFaceMs: res, note: 'process CPU ms per face: median of 10 rounds × 20 classifications of one detected face (emotion + faceres, batch 1, 1 intra-op thread)' }, null, 2) + '\n');
   process.stdout.write(JSON.stringify(res) + '\n');
 }
