@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { errorMessage } from '../core/errors.js';
+import { fillUniform } from '../core/rng.js';
 import type { RgbImage } from '../core/types.js';
 import { decodeImage } from '../ingest/image.js';
 import { makeNormaliser, sampleRegion, tensorSize } from '../inference/preprocess.js';
@@ -56,18 +57,8 @@ function manifestOutputs(e: ModelEntry): string[] {
 }
 
 function randomInput(e: ModelEntry, seed: number): Float32Array {
-  const n = e.input.width * e.input.height * (e.input.colour === 'grey' ? 1 : 3);
   const [lo, hi] = e.input.range;
-  const out = new Float32Array(n);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    // xorshift32: deterministic inputs so a verify run is reproducible
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    out[i] = lo + ((s >>> 0) / 0xffffffff) * (hi - lo);
-  }
-  return out;
+  return fillUniform(new Float32Array(e.input.width * e.input.height * (e.input.colour === 'grey' ? 1 : 3)), lo, hi, seed);
 }
 
 function photoInput(e: ModelEntry, img: RgbImage): Float32Array {

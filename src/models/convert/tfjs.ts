@@ -150,21 +150,29 @@ export async function loadTfjsArtifacts(modelJsonPath: string): Promise<TfjsArti
     throw new ModelError('E_MODEL_FORMAT', `${modelJsonPath}: invalid JSON`, { cause: e });
   }
   const modelJson = validateModelJson(parsed, modelJsonPath);
-  const dir = dirname(modelJsonPath);
+  const weightData = await readWeightShards(modelJson.weightsManifest, modelJsonPath);
+  return { modelJson, weightData, sourcePath: modelJsonPath };
+}
+
+/**
+ * The weight shards a weights manifest lists (paths relative to `jsonPath`, the model.json or face-api's bare
+ * weights manifest), read and concatenated in manifest order: the buffer decodeWeights slices.
+ */
+export async function readWeightShards(groups: readonly { paths: readonly string[] }[], jsonPath: string): Promise<Uint8Array> {
+  const dir = dirname(jsonPath);
   const shards: Uint8Array[] = [];
-  for (const group of modelJson.weightsManifest) {
+  for (const group of groups) {
     for (const p of group.paths) {
       const file = resolve(dir, decodeURIComponent(p));
       try {
         const buf = await readFile(file);
         shards.push(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength));
       } catch (e) {
-        throw new ModelError('E_MODEL_SOURCE_MISSING', `${modelJsonPath}: weight shard ${p} not readable`, { cause: e });
+        throw new ModelError('E_MODEL_SOURCE_MISSING', `${jsonPath}: weight shard ${p} not readable`, { cause: e });
       }
     }
   }
-  const weightData = shards.length === 1 ? shards[0] : concatBytes(shards);
-  return { modelJson, weightData, sourcePath: modelJsonPath };
+  return shards.length === 1 ? shards[0] : concatBytes(shards);
 }
 
 function concatBytes(parts: Uint8Array[]): Uint8Array {

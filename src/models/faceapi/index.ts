@@ -7,9 +7,8 @@
  * them exactly as tf.io.decodeWeights does (q · scale + min in float32).
  */
 import { readFile } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
 import { ModelError } from '../../core/errors.js';
-import type { TfjsArtifacts, TfjsModelJson, WeightsManifestGroup } from '../convert/tfjs.js';
+import { readWeightShards, type TfjsArtifacts, type TfjsModelJson, type WeightsManifestGroup } from '../convert/tfjs.js';
 import { FACEAPI_INPUT_SIZE, netGraph, type FaceApiNet } from './nets.js';
 
 export type { FaceApiNet } from './nets.js';
@@ -56,27 +55,7 @@ export async function loadFaceApiArtifacts(manifestPath: string, net: FaceApiNet
     throw new ModelError('E_MODEL_SOURCE_MISSING', `cannot read face-api weight manifest ${manifestPath}`, { cause: e });
   }
   if (!isGroupList(parsed)) throw new ModelError('E_MODEL_FORMAT', `${manifestPath}: not a TF.js weights manifest (a list of {paths, weights})`);
-  const shards: Uint8Array[] = [];
-  for (const group of parsed) {
-    for (const p of group.paths) {
-      const file = resolve(dirname(manifestPath), decodeURIComponent(p));
-      try {
-        const buf = await readFile(file);
-        shards.push(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength));
-      } catch (e) {
-        throw new ModelError('E_MODEL_SOURCE_MISSING', `${manifestPath}: weight shard ${p} not readable`, { cause: e });
-      }
-    }
-  }
-  const total = shards.reduce((n, s) => n + s.byteLength, 0);
-  const weightData = shards.length === 1 ? shards[0] : new Uint8Array(total);
-  if (shards.length > 1) {
-    let off = 0;
-    for (const s of shards) {
-      weightData.set(s, off);
-      off += s.byteLength;
-    }
-  }
+  const weightData = await readWeightShards(parsed, manifestPath);
   const modelJson = faceApiModelJson(net, parsed);
   // Every shipped weight must be read by the graph: a weight left over means the graph is not face-api's.
   const used = new Set(modelJson.modelTopology.node.filter((n) => n.op === 'Const').map((n) => n.name));

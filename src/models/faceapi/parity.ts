@@ -4,6 +4,7 @@
  * test and by `facecast models verify`.
  */
 import * as ort from 'onnxruntime-node';
+import { fillUniform } from '../../core/rng.js';
 import type { FaceApiNet } from './nets.js';
 import { FACEAPI_INPUT, FACEAPI_INPUT_SIZE } from './nets.js';
 import { faceApiReference } from './reference.js';
@@ -25,17 +26,9 @@ export interface FaceApiInputSet {
   batch: number;
 }
 
-/** Deterministic uniform 0..255 batch (xorshift32), so a parity run is reproducible. */
+/** Deterministic uniform 0..255 batch, so a parity run is reproducible. */
 export function randomFaceApiInput(batch: number, seed: number): Float32Array {
-  const out = new Float32Array(batch * FACEAPI_INPUT_SIZE * FACEAPI_INPUT_SIZE * 3);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < out.length; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    out[i] = ((s >>> 0) / 0xffffffff) * 255;
-  }
-  return out;
+  return fillUniform(new Float32Array(batch * FACEAPI_INPUT_SIZE * FACEAPI_INPUT_SIZE * 3), 0, 255, seed);
 }
 
 function argmaxRows(v: Float32Array, cols: number): number[] {
