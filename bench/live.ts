@@ -28,13 +28,12 @@ import sharp from 'sharp';
 import { makeClip } from '../src/ingest/testmedia.js';
 import { cpuModel } from './lib.js';
 import { CODE, CpuWindow, DECODE_JS, waitQuiet, cpuSeconds, cpuSecondsByName, dist, freeUdpPort, killAllChildren, round, spawnTracked, stopChild, type Dist } from './live-lib.js';
+import { CONFIG_HEAD, eventLoopLag, startRelay, startServe, status, track, waitFor, waitStreaming, type Proc, type Serve, type StreamStatus } from './live-procs.js';
 import { WhepReceiver, delivery } from './live/whep-receiver.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..');
 const RESULTS = join(HERE, 'results');
-const PY = '/usr/bin/python3';
-const RELAY = join(HERE, 'live', 'rtsp_relay.py');
 const argv = process.argv.slice(2);
 const opt = (name: string): string | undefined => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
 const QUICK = argv.includes('--quick');
@@ -64,36 +63,6 @@ const log = (s: string): void => console.log(`[live ${new Date().toISOString().s
 // Processes
 // ---------------------------------------------------------------------------------------------------------
 
-interface Proc { proc: ChildProcess; out: () => string; err: () => string }
-
-function track(proc: ChildProcess): Proc {
-  let out = '';
-  let err = '';
-  proc.stdout?.setEncoding('utf8').on('data', (d: string) => (out = (out + d).slice(-20000)));
-  proc.stderr?.setEncoding('utf8').on('data', (d: string) => (err = (err + d).slice(-20000)));
-  return { proc, out: () => out, err: () => err };
-}
-
-async function waitFor<T>(what: string, timeoutMs: number, fn: () => T | undefined | Promise<T | undefined>, p?: Proc): Promise<T> {
-  const t0 = performance.now();
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (p && p.proc.exitCode !== null) throw new Error(`${what}: process exited (${p.proc.exitCode}): ${p.err().slice(-1500)}`);
-    if (performance.now() - t0 > timeoutMs) throw new Error(`${what}: timed out after ${timeoutMs} ms${p ? `: ${p.err().slice(-1500)}` : ''}`);
-    await sleep(100);
-  }
-}
-
-async function startRelay(args: string[]): Promise<Proc & { port: number }> {
-  const p = track(spawnTracked(PY, [RELAY, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }));
-  const port = await waitFor('RTSP relay', 15_000, () => {
-    const m = /READY (\d+)/.exec(p.out());
-    return m ? Number(m[1]) : undefined;
-  }, p);
-  return { ...p, port };
-}
-
 interface SourceStats { sent: number; skipped: number; encodeMs: { n: number; mean: number; p50: number; p95: number } }
 
 async function startSource(udpPort: number): Promise<Proc & { stats: () => SourceStats | undefined }> {
@@ -106,47 +75,7 @@ async function startSource(udpPort: number): Promise<Proc & { stats: () => Sourc
   return { ...p, stats };
 }
 
-interface Serve extends Proc { base: string; pid: number }
-
-async function startServe(yaml: string, dir: string): Promise<Serve> {
-  const cfg = join(dir, `facecast-${Date.now()}.yaml`);
-  writeFileSync(cfg, yaml);
-  const prof = process.env.LIVE_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.LIVE_CPU_PROF}`] : [];
-  const p = track(spawnTracked(process.execPath, [...prof, '--import', 'tsx', 'src/cli.ts', 'serve', '--config', cfg], { cwd: ROOT, env: { ...process.env, FACECAST_LOG: 'warn' }, stdio: ['ignore', 'ignore', 'pipe'] }));
-  const base = await waitFor('facecast serve', 90_000, () => /serving (http:\/\/127\.0\.0\.1:\d+)\//.exec(p.err())?.[1], p);
-  await waitFor('facecast /readyz', 90_000, async () => ((await fetch(`${base}/readyz`).catch(() => undefined))?.ok ? true : undefined), p);
-  return { ...p, base, pid: p.proc.pid ?? 0 };
-}
-
-const CONFIG_HEAD = 'server: { host: 127.0.0.1, port: 0 }\nwebrtc: { hostAddresses: [127.0.0.1] }\ndemo: { enabled: false }\n' + 'security: { sources: { allowLoopback: true } }\n'; // the bench's cameras are on 127.0.0.1
 const streamYaml = (id: string, source: string, mode: Mode): string => `  - id: ${id}\n    source: ${source}\n    output: { mode: ${mode} }\n`;
-
-interface StreamStatus { state: string; inputFps: number; analysedFps: number; outputFps: number; videoFramesDropped: number; latencyMs: number; processingMs?: number; ingestLagMs?: number; framesSkipped?: number; viewers: number; faces: number; framesReceived: number; framesDropped: number; lastError?: string }
-
-async function status(base: string, id: string): Promise<StreamStatus | undefined> {
-  const r = await fetch(`${base}/api/streams/${id}`).catch(() => undefined);
-  if (!r?.ok) return undefined;
-  return ((await r.json()) as { status: StreamStatus }).status;
-}
-
-/**
- * Event-loop lag of facecast serve over a window, from prom-client's `nodejs_eventloop_lag_*` (sampled every 1 ms,
- * src/metrics/README.md): each scrape resets the histogram, so scrape once at the window's start, once at its end.
- */
-async function eventLoopLag(base: string): Promise<{ p99Ms: number; maxMs: number } | undefined> {
-  const r = await fetch(`${base}/metrics`).catch(() => undefined);
-  if (!r?.ok) return undefined;
-  const text = await r.text();
-  const read = (name: string): number => Number(new RegExp(`^${name} ([0-9.eE+-]+)`, 'm').exec(text)?.[1] ?? NaN) * 1000;
-  return { p99Ms: round(read('nodejs_eventloop_lag_p99_seconds'), 1), maxMs: round(read('nodejs_eventloop_lag_max_seconds'), 1) };
-}
-
-async function waitStreaming(s: Serve, id: string, timeoutMs = 30_000): Promise<void> {
-  await waitFor(`stream ${id} streaming`, timeoutMs, async () => {
-    const st = await status(s.base, id);
-    return st?.state === 'streaming' && st.framesReceived > 0 ? true : undefined;
-  }, s);
-}
 
 // ---------------------------------------------------------------------------------------------------------
 // Latency: stamped source → RTSP → facecast → WHEP → Chromium

@@ -23,6 +23,14 @@ export interface AnalyzeImageOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * What a classification computes. 'all': every role (emotion; age, gender and the descriptor; race when
+ * enabled). 'emotion': the emotion role only. A person's age, gender and descriptor do not change over a track
+ * while the expression does, so the live budget (src/pipeline/budget.ts) re-reads them less often than emotion:
+ * the age/gender model (faceres, 224 px) costs ~4× the two emotion models together.
+ */
+export type ClassifyScope = 'all' | 'emotion';
+
 /** A model's batcher as metrics see it: its name and batch-size counts. */
 export interface BatcherView {
   readonly name: string;
@@ -42,7 +50,7 @@ export interface Engine extends AsyncDisposable {
   readonly batchers: readonly BatcherView[];
   /** `letterbox`: the frame already scaled into the detector's square input, when ingest provides it. */
   detect(img: RgbImage, signal?: AbortSignal, letterbox?: RgbImage): Promise<Detection[]>;
-  classify(img: RgbImage, detections: readonly Detection[], signal?: AbortSignal): Promise<FaceAttributes[]>;
+  classify(img: RgbImage, detections: readonly Detection[], signal?: AbortSignal, scope?: ClassifyScope): Promise<FaceAttributes[]>;
   /** Detects and classifies the faces of a still image (see AnalyzeImageOptions). */
   analyzeImage(img: RgbImage, opts?: AnalyzeImageOptions): Promise<ImageAnalysis>;
   /** Idempotent; calls after close throw InvalidStateError. */

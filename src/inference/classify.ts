@@ -6,6 +6,7 @@
  * augmentation each face is also run mirrored and the outputs averaged, which steadies the small FER model.
  */
 import type { Detection, FaceAttributes, RgbImage } from '../core/types.js';
+import type { ClassifyScope } from './api.js';
 import type { ClassificationModelEntry, CropSpec, HeadSpec } from '../models/manifest.js';
 import { Batcher } from './batcher.js';
 import { type OnnxSession, ort } from './session.js';
@@ -31,6 +32,8 @@ export const DEFAULT_CLASSIFIER_OPTIONS: ClassifierOptions = { tta: false, minFa
 export interface FaceTarget {
   /** The detected face; omit to classify the whole image as one face (for inputs that are face crops). */
   detection?: Detection;
+  /** 'emotion': only the emotion role runs (see ClassifyScope). Default 'all'. */
+  scope?: ClassifyScope;
 }
 
 interface Item {
@@ -198,7 +201,10 @@ export class FaceClassifier {
   async classifyOne(img: RgbImage, target: FaceTarget, signal?: AbortSignal): Promise<FaceAttributes> {
     const size = target.detection ? Math.max(target.detection.box.w, target.detection.box.h) : Math.max(img.width, img.height);
     if (size < this.options.minFaceSize) return { status: 'too-small' };
-    const { emotion, emotionFuse, ageGender, race } = this.#roles;
+    const { emotion, emotionFuse } = this.#roles;
+    const person = target.scope !== 'emotion';
+    const ageGender = person ? this.#roles.ageGender : undefined;
+    const race = person ? this.#roles.race : undefined;
     const tta = this.options.tta;
     const useRace = this.options.race && race !== undefined;
     // Models shared between roles run once.

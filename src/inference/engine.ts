@@ -12,7 +12,7 @@ import { ModelStore } from '../models/store.js';
 import { FaceDetector, type DetectorOptions } from './detect.js';
 import { ClassifierModel, FaceClassifier, type ClassifierOptions } from './classify.js';
 import { OnnxSession, type ExecutionProvider } from './session.js';
-import type { AnalyzeImageOptions, BatcherView, Engine, ImageAnalysis } from './api.js';
+import type { AnalyzeImageOptions, BatcherView, ClassifyScope, Engine, ImageAnalysis } from './api.js';
 
 const log = new Logger('Engine');
 
@@ -145,9 +145,9 @@ export class FaceEngine implements Engine {
     return this.detector?.entry.input.width;
   }
 
-  async classify(img: RgbImage, detections: readonly Detection[], signal?: AbortSignal): Promise<FaceAttributes[]> {
+  async classify(img: RgbImage, detections: readonly Detection[], signal?: AbortSignal, scope: ClassifyScope = 'all'): Promise<FaceAttributes[]> {
     this.#assertOpen();
-    return this.classifier.classify(img, detections.map((detection) => ({ detection })), signal);
+    return this.classifier.classify(img, detections.map((detection) => ({ detection, scope })), signal);
   }
 
   /**

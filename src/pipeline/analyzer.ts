@@ -8,7 +8,7 @@
  */
 import type { Box, Detection, FaceAttributes, RgbImage } from '../core/types.js';
 import type { FaceRecord, FrameRecord, GroupRecord } from '../core/records.js';
-import type { Engine } from '../inference/api.js';
+import type { ClassifyScope, Engine } from '../inference/api.js';
 import { FaceTracker, SceneCutDetector, type SceneCutOptions, type TrackSnapshot, type TrackerOptions } from './track/index.js';
 import { TrackSmoother, faceQuality, type SmoothedAttributes } from './smooth.js';
 import { GroupAggregator, type GroupAggregatorOptions, type GroupStats, type ZoneConfig } from './groups/index.js';
@@ -33,6 +33,8 @@ export interface StageStats {
   frames: number;
   detections: number;
   classified: number;
+  /** Of those, full classifications (age, gender, descriptor too); the rest read emotion only (budget.ts). */
+  classifiedFull: number;
   /** Milliseconds spent per stage, summed. */
   ms: { detect: number; track: number; classify: number; group: number };
 }
@@ -46,6 +48,7 @@ interface TrackState {
 
 /** How long per-track state outlives its last sighting (covers the tracker's relink window). */
 const FORGET_AFTER_SEC = 5;
+const SCOPES = ['all', 'emotion'] as const satisfies readonly ClassifyScope[];
 
 export class FrameAnalyzer {
   readonly detectEvery: number;
@@ -65,7 +68,7 @@ export class FrameAnalyzer {
   sceneCuts = 0;
   readonly groups: GroupAggregator;
   readonly budget: ClassificationBudget;
-  readonly stats: StageStats = { frames: 0, detections: 0, classified: 0, ms: { detect: 0, track: 0, classify: 0, group: 0 } };
+  readonly stats: StageStats = { frames: 0, detections: 0, classified: 0, classifiedFull: 0, ms: { detect: 0, track: 0, classify: 0, group: 0 } };
   readonly #engine: Engine;
   readonly #tracks = new Map<number, TrackState>();
 
@@ -140,27 +143,32 @@ export class FrameAnalyzer {
 
   /** Classifies the tracks matched to a detection on this frame that the budget allows. */
   async #classify(image: RgbImage, ts: number, tracks: readonly TrackSnapshot[], signal?: AbortSignal): Promise<boolean> {
-    const due: { id: number; det: Detection }[] = [];
+    const due: Record<ClassifyScope, { id: number; det: Detection }[]> = { all: [], emotion: [] };
     for (const t of tracks) {
       if (t.state !== 'confirmed' || t.lastDetectionTs !== ts) continue;
       const det: Detection = { box: t.box, score: t.score, keypoints: t.keypoints };
-      if (this.budget.due(t.id, ts, det)) due.push({ id: t.id, det });
+      const scope = this.budget.due(t.id, ts, det);
+      if (scope) due[scope].push({ id: t.id, det });
     }
-    if (due.length === 0) return false;
+    const n = due.all.length + due.emotion.length;
+    if (n === 0) return false;
     const t0 = performance.now();
-    const attrs = await this.#engine.classify(image, due.map((d) => d.det), signal);
+    // Both scopes at once: their emotion crops still share the emotion models' batches.
+    const [all, emotion] = await Promise.all(SCOPES.map((s) => (due[s].length ? this.#engine.classify(image, due[s].map((d) => d.det), signal, s) : [])));
     const ms = performance.now() - t0;
     this.stats.ms.classify += ms;
     stageTimings.classify.observeMs(ms); // once per frame (the faces of a frame run as one batch), not per face
-    this.stats.classified += due.length;
+    this.stats.classified += n;
+    this.stats.classifiedFull += due.all.length;
     let renamed = false;
-    due.forEach(({ id, det }, i) => (renamed = this.#record(id, ts, det, attrs[i]) || renamed));
+    due.all.forEach(({ id, det }, i) => (renamed = this.#record(id, ts, det, all[i], 'all') || renamed));
+    due.emotion.forEach(({ id, det }, i) => (renamed = this.#record(id, ts, det, emotion[i], 'emotion') || renamed));
     return renamed;
   }
 
   /** Returns whether the track was re-linked to an older id. */
-  #record(id: number, ts: number, det: Detection, a: FaceAttributes): boolean {
-    this.budget.done(id, ts, det);
+  #record(id: number, ts: number, det: Detection, a: FaceAttributes, scope: ClassifyScope): boolean {
+    this.budget.done(id, ts, det, scope);
     const st = this.#state(id, ts);
     if (a.status === 'too-small') {
       if (!st.last) st.status = 'too-small';

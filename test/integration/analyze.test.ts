@@ -249,6 +249,11 @@ test('a zoom into a real group photo: the faces keep their ids as they grow and 
   // new + once a second for 3 s: ~3 runs per face, far fewer than one per detection (15 detections)
   const c = analyzer.stats.classified;
   assert.ok(c >= 3 * last.faces.length && c <= 5 * (last.faces.length + 1), `${c} classifications for ${last.faces.length} faces`);
+  // Full readings: when new, and again once a face has grown by 25 % since (~2.2 s into the zoom; detected
+  // boxes vary, so not every face gets there in 3 s); the others read emotion only (the 4 s demographics
+  // interval is not reached in 3 s).
+  const full = analyzer.stats.classifiedFull;
+  assert.ok(full > last.faces.length && full < c, `${full} full of ${c} classifications for ${last.faces.length} faces`);
   const scene = last.groups.find((g) => g.kind === 'scene');
   assert.ok(scene && scene.faceCount === last.faces.length);
 });

@@ -132,6 +132,25 @@ test('classify() batches crops from concurrent callers into shared runs', async 
   assert.ok(batches < items, `${items} crops in ${batches} runs`);
 });
 
+test("classify scope 'emotion' runs the emotion models only: the same emotions, no age, gender or descriptor, no faceres run", async () => {
+  const dets = await engine.detect(sample6);
+  const faceres = engine.models.find((m) => m.entry.id === 'faceres');
+  assert.ok(faceres);
+  const full = await engine.classify(sample6, dets);
+  const items0 = faceres.batcher.stats.items;
+  const emo = await engine.classify(sample6, dets, undefined, 'emotion');
+  assert.equal(faceres.batcher.stats.items - items0, 0, 'faceres did not run');
+  assert.equal(emo.length, dets.length);
+  emo.forEach((a, i) => {
+    assert.equal(a.status, 'ok');
+    assert.equal(a.age, undefined);
+    assert.equal(a.gender, undefined);
+    assert.equal(a.descriptor, undefined);
+    assert.equal(a.emotion?.label, full[i].emotion?.label);
+    a.emotion!.probs.forEach((p, k) => assert.ok(Math.abs(p - full[i].emotion!.probs[k]) < 1e-5));
+  });
+});
+
 test('the same face gives close descriptors from two crops, a different face a distant one', async () => {
   const dets = await engine.detect(sample6);
   const a = await engine.classify(sample6, dets);

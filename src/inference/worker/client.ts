@@ -18,7 +18,7 @@ import { Worker } from 'node:worker_threads';
 import { AbortError, InferenceError, InvalidStateError, errorMessage } from '../../core/errors.js';
 import { Logger } from '../../core/log.js';
 import type { Detection, FaceAttributes, RgbImage } from '../../core/types.js';
-import type { AnalyzeImageOptions, BatcherView, Engine, ImageAnalysis } from '../api.js';
+import type { AnalyzeImageOptions, BatcherView, ClassifyScope, Engine, ImageAnalysis } from '../api.js';
 import type { EngineOptions } from '../engine.js';
 import type { ExecutionProvider } from '../session.js';
 import { SharedFramePool } from './pool.js';
@@ -153,8 +153,8 @@ export class WorkerEngine implements Engine {
     return this.#call('detect', signal, (id, lease) => ({ kind: 'detect', id, image: lease(img), letterbox: letterbox && lease(letterbox) }));
   }
 
-  classify(img: RgbImage, detections: readonly Detection[], signal?: AbortSignal): Promise<FaceAttributes[]> {
-    return this.#call('classify', signal, (id, lease) => ({ kind: 'classify', id, image: lease(img), detections }));
+  classify(img: RgbImage, detections: readonly Detection[], signal?: AbortSignal, scope: ClassifyScope = 'all'): Promise<FaceAttributes[]> {
+    return this.#call('classify', signal, (id, lease) => ({ kind: 'classify', id, image: lease(img), detections, scope }));
   }
 
   analyzeImage(img: RgbImage, opts: AnalyzeImageOptions = {}): Promise<ImageAnalysis> {

@@ -9,7 +9,7 @@
 import type { Detection, FaceAttributes, RgbImage } from '../../core/types.js';
 import { AbortError, ConfigError, FacecastError, InferenceError, InputError, InvalidStateError, ModelError, UsageError, errorMessage, type ErrorCode } from '../../core/errors.js';
 import type { EngineOptions } from '../engine.js';
-import type { BatcherView, ImageAnalysis } from '../api.js';
+import type { BatcherView, ClassifyScope, ImageAnalysis } from '../api.js';
 import type { ExecutionProvider } from '../session.js';
 
 /** What the worker is started with (workerData). `store` is a class instance and stays on its own side. */
@@ -26,7 +26,7 @@ export type WireImage = RgbImage;
 
 export type Request =
   | { kind: 'detect'; id: number; image: WireImage; letterbox: WireImage | undefined }
-  | { kind: 'classify'; id: number; image: WireImage; detections: readonly Detection[] }
+  | { kind: 'classify'; id: number; image: WireImage; detections: readonly Detection[]; scope: ClassifyScope }
   | { kind: 'analyzeImage'; id: number; image: WireImage; wholeIfNone: boolean }
   /** Abort request `id` (its reply still comes, as an AbortError). */
   | { kind: 'cancel'; id: number }

@@ -66,7 +66,7 @@ async function handle(req: Exclude<Request, { kind: 'cancel' | 'crash' | 'close'
         send({ kind: 'detect', id: req.id, value: await engine.detect(req.image, ctl.signal, req.letterbox) });
         break;
       case 'classify':
-        send({ kind: 'classify', id: req.id, value: await engine.classify(req.image, req.detections, ctl.signal) });
+        send({ kind: 'classify', id: req.id, value: await engine.classify(req.image, req.detections, ctl.signal, req.scope) });
         break;
       case 'analyzeImage':
         send({ kind: 'analyzeImage', id: req.id, value: await engine.analyzeImage(req.image, { wholeIfNone: req.wholeIfNone, signal: ctl.signal }) });

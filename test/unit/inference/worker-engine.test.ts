@@ -74,6 +74,13 @@ test('WorkerEngine gives the in-process FaceEngine results: detections and attri
   const [al, ar] = await Promise.all([local.classify(photo, dl), remote.classify(photo, dl)]);
   assert.equal(ar.length, al.length);
   ar.forEach((a, i) => assertSameAttributes(a, al[i]));
+  const [el, er] = await Promise.all([local.classify(photo, dl, undefined, 'emotion'), remote.classify(photo, dl, undefined, 'emotion')]);
+  er.forEach((a, i) => {
+    assert.equal(a.emotion?.label, el[i].emotion?.label);
+    (a.emotion?.probs ?? []).forEach((v, k) => assertClose(v, el[i].emotion!.probs[k], `emotion ${k}`));
+    assert.equal(a.age, undefined, 'the scope crosses the thread boundary');
+    assert.equal(a.descriptor, undefined);
+  });
   const [il, ir] = await Promise.all([local.analyzeImage(photo, { wholeIfNone: true }), remote.analyzeImage(photo, { wholeIfNone: true })]);
   assert.equal(ir.path, il.path);
   ir.faces.forEach((f, i) => assertSameAttributes(f.attributes, il.faces[i].attributes));

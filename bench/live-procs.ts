@@ -1,0 +1,87 @@
+/**
+ * Processes of the live benches (bench/live.ts, bench/profile-live.ts): the GStreamer RTSP relay, `facecast serve`
+ * with a config, and what they are asked over HTTP (stream status, event-loop lag).
+ */
+import { join, dirname } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ChildProcess } from 'node:child_process';
+import { round, spawnTracked } from './live-lib.js';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = join(HERE, '..');
+const PY = '/usr/bin/python3';
+const RELAY = join(HERE, 'live', 'rtsp_relay.py');
+
+export interface Proc { proc: ChildProcess; out: () => string; err: () => string }
+
+export function track(proc: ChildProcess): Proc {
+  let out = '';
+  let err = '';
+  proc.stdout?.setEncoding('utf8').on('data', (d: string) => (out = (out + d).slice(-20000)));
+  proc.stderr?.setEncoding('utf8').on('data', (d: string) => (err = (err + d).slice(-20000)));
+  return { proc, out: () => out, err: () => err };
+}
+
+export async function waitFor<T>(what: string, timeoutMs: number, fn: () => T | undefined | Promise<T | undefined>, p?: Proc): Promise<T> {
+  const t0 = performance.now();
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (p && p.proc.exitCode !== null) throw new Error(`${what}: process exited (${p.proc.exitCode}): ${p.err().slice(-1500)}`);
+    if (performance.now() - t0 > timeoutMs) throw new Error(`${what}: timed out after ${timeoutMs} ms${p ? `: ${p.err().slice(-1500)}` : ''}`);
+    await sleep(100);
+  }
+}
+
+export async function startRelay(args: string[]): Promise<Proc & { port: number }> {
+  const p = track(spawnTracked(PY, [RELAY, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }));
+  const port = await waitFor('RTSP relay', 15_000, () => {
+    const m = /READY (\d+)/.exec(p.out());
+    return m ? Number(m[1]) : undefined;
+  }, p);
+  return { ...p, port };
+}
+
+export interface Serve extends Proc { base: string; pid: number }
+
+/** `facecast serve` from src/ with `yaml` as its config; `nodeArgs` go before the script (e.g. --cpu-prof). */
+export async function startServe(yaml: string, dir: string, nodeArgs: string[] = []): Promise<Serve> {
+  const cfg = join(dir, `facecast-${Date.now()}.yaml`);
+  writeFileSync(cfg, yaml);
+  const prof = process.env.LIVE_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.LIVE_CPU_PROF}`] : [];
+  const p = track(spawnTracked(process.execPath, [...prof, ...nodeArgs, '--import', 'tsx', 'src/cli.ts', 'serve', '--config', cfg], { cwd: ROOT, env: { ...process.env, FACECAST_LOG: 'warn' }, stdio: ['ignore', 'ignore', 'pipe'] }));
+  const base = await waitFor('facecast serve', 90_000, () => /serving (http:\/\/127\.0\.0\.1:\d+)\//.exec(p.err())?.[1], p);
+  await waitFor('facecast /readyz', 90_000, async () => ((await fetch(`${base}/readyz`).catch(() => undefined))?.ok ? true : undefined), p);
+  return { ...p, base, pid: p.proc.pid ?? 0 };
+}
+
+export const CONFIG_HEAD = 'server: { host: 127.0.0.1, port: 0 }\nwebrtc: { hostAddresses: [127.0.0.1] }\ndemo: { enabled: false }\n' + 'security: { sources: { allowLoopback: true } }\n'; // the bench's cameras are on 127.0.0.1
+
+export interface StreamStatus { state: string; inputFps: number; analysedFps: number; outputFps: number; videoFramesDropped: number; latencyMs: number; processingMs?: number; ingestLagMs?: number; framesSkipped?: number; viewers: number; faces: number; framesReceived: number; framesDropped: number; lastError?: string }
+
+export async function status(base: string, id: string): Promise<StreamStatus | undefined> {
+  const r = await fetch(`${base}/api/streams/${id}`).catch(() => undefined);
+  if (!r?.ok) return undefined;
+  return ((await r.json()) as { status: StreamStatus }).status;
+}
+
+/**
+ * Event-loop lag of facecast serve over a window, from prom-client's `nodejs_eventloop_lag_*` (sampled every 1 ms,
+ * src/metrics/README.md): each scrape resets the histogram, so scrape once at the window's start, once at its end.
+ */
+export async function eventLoopLag(base: string): Promise<{ p99Ms: number; maxMs: number } | undefined> {
+  const r = await fetch(`${base}/metrics`).catch(() => undefined);
+  if (!r?.ok) return undefined;
+  const text = await r.text();
+  const read = (name: string): number => Number(new RegExp(`^${name} ([0-9.eE+-]+)`, 'm').exec(text)?.[1] ?? NaN) * 1000;
+  return { p99Ms: round(read('nodejs_eventloop_lag_p99_seconds'), 1), maxMs: round(read('nodejs_eventloop_lag_max_seconds'), 1) };
+}
+
+export async function waitStreaming(s: Serve, id: string, timeoutMs = 30_000): Promise<void> {
+  await waitFor(`stream ${id} streaming`, timeoutMs, async () => {
+    const st = await status(s.base, id);
+    return st?.state === 'streaming' && st.framesReceived > 0 ? true : undefined;
+  }, s);
+}

@@ -1,0 +1,237 @@
+/**
+ * Where a live camera's CPU goes: CPU of `facecast serve` (from /proc/<pid>/task) for N looped 720p25 RTSP cameras
+ * with one werift WHEP viewer each, split by thread role and library with `perf record` samples of every thread
+ * (Debian's linux-perf; without it only the total is given). With --cpu-prof, V8 CPU profiles of the main thread
+ * and of the inference worker are written too (open them in Chrome DevTools), and their top self-time functions
+ * are listed. Stage wall times come from facecast_stage_duration_seconds.
+ *
+ *   node --import tsx bench/profile-live.ts [--cameras=1] [--mode=overlay|passthrough] [--analysis-fps=10]
+ *        [--window=20] [--cpu-prof] [--perf=FILE] [--out=NAME]
+ *
+ * Thread roles: the main thread (event loop: RTSP reads, RTP fan-out, werift, drawing the overlay); the inference
+ * worker (ORT sessions, crop sampling); the libuv pool (node-av's async decode, swscale and x264 calls); V8's
+ * platform threads.
+ * Writes bench/results/profile-live-NAME.{json,md} when --out is given.
+ */
+import '../src/core/polyfill.js';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { cpuModel } from './lib.js';
+import { killAllChildren, round, spawnTracked, stopChild, waitQuiet } from './live-lib.js';
+import { CONFIG_HEAD, startRelay, startServe, status, waitFor, waitStreaming, eventLoopLag } from './live-procs.js';
+import { WhepReceiver, delivery } from './live/whep-receiver.js';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const argv = process.argv.slice(2);
+const opt = (name: string): string | undefined => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
+const CAMERAS = Number(opt('cameras') ?? 1);
+const MODE = opt('mode') ?? 'overlay';
+const ANALYSIS_FPS = opt('analysis-fps') ? Number(opt('analysis-fps')) : undefined;
+const WINDOW_SEC = Number(opt('window') ?? 20);
+const CPU_PROF = argv.includes('--cpu-prof');
+const OUT = opt('out');
+/** perf record output file: samples every thread of the server over the window (native frames: x264, libavcodec, swscale, ORT). */
+const PERF = opt('perf') ?? (existsSync('/usr/bin/perf') ? join(tmpdir(), `facecast-profile-live-${process.pid}.perf.data`) : undefined);
+const CLIP = join(tmpdir(), 'facecast-bench-live-720p25-24s-gop50.mp4'); // made by bench/live.ts (faceClip)
+const TICK = 100; // USER_HZ on Linux: /proc stat times are in 1/100 s
+
+interface ThreadTime { tid: number; comm: string; sec: number }
+
+function threads(pid: number): ThreadTime[] {
+  const out: ThreadTime[] = [];
+  for (const t of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      const comm = stat.slice(stat.indexOf('(') + 1, close);
+      const f = stat.slice(close + 2).split(' ');
+      out.push({ tid: Number(t), comm, sec: (Number(f[11]) + Number(f[12])) / TICK }); // utime, stime
+    } catch { /* the thread ended between readdir and read */ }
+  }
+  return out;
+}
+
+interface PerfRow { tid: number; dso: string; share: number }
+
+/** perf samples per (thread, library) over the window, as shares of all samples. */
+function perfRows(file: string): PerfRow[] {
+  const r = spawnSync('perf', ['report', '-i', file, '--no-children', '--sort', 'pid,dso', '--stdio', '-g', 'none'], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const rows: PerfRow[] = [];
+  for (const m of (r.stdout ?? '').matchAll(/^\s*([0-9.]+)%\s+(\d+):\S*\s+(.+?)\s*$/gm)) rows.push({ tid: Number(m[2]), dso: m[3].startsWith('[JIT]') ? '[JIT] (V8-compiled JS)' : m[3], share: Number(m[1]) / 100 });
+  return rows;
+}
+
+/**
+ * What a thread does, from the libraries its samples fall in: Node names every thread "node", so names cannot
+ * tell. The main thread is the process's own tid; the inference worker is the thread that runs onnxruntime; the
+ * libuv pool threads are those that run node-av (FFmpeg: decode, swscale, x264); the rest are V8's platform
+ * threads (GC, compiler) and the like.
+ */
+function roles(rows: readonly PerfRow[], pid: number): Map<number, string> {
+  const by = new Map<number, Map<string, number>>();
+  for (const r of rows) {
+    const m = by.get(r.tid) ?? new Map<string, number>();
+    m.set(r.dso, (m.get(r.dso) ?? 0) + r.share);
+    by.set(r.tid, m);
+  }
+  const out = new Map<number, string>();
+  for (const [tid, m] of by) {
+    const total = [...m.values()].reduce((x, y) => x + y, 0);
+    const frac = (dso: string): number => (m.get(dso) ?? 0) / total;
+    out.set(tid, tid === pid ? 'main thread (event loop)' : frac('libonnxruntime.so.1') > 0.2 ? 'inference worker (ORT + crop sampling)' : frac('node-av.node') > 0.3 ? 'libuv pool (node-av: decode, swscale, x264)' : 'V8 platform threads (GC, compiler) and other');
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(CLIP)) throw new Error(`${CLIP} is missing: run bench/live.ts once (it makes the looped face clip)`);
+  const dir = mkdtempSync(join(tmpdir(), 'fc-profile-live-'));
+  const profDir = join(dir, 'prof');
+  const relay = await startRelay(['clip', CLIP, String(CAMERAS)]);
+  const serve = await startServe(CONFIG_HEAD + 'streams: []\n', dir, CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []);
+  const viewers: WhepReceiver[] = [];
+  try {
+    for (let n = 0; n < CAMERAS; n++) {
+      const add = await fetch(`${serve.base}/api/streams`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ id: `cam${n}`, source: `rtsp://127.0.0.1:${relay.port}/live${n}`, output: { mode: MODE }, ...(ANALYSIS_FPS ? { fps: ANALYSIS_FPS } : {}) }) });
+      if (add.status !== 201) throw new Error(`POST /api/streams: ${add.status} ${await add.text()}`);
+      await waitStreaming(serve, `cam${n}`);
+      const v = await WhepReceiver.open(`${serve.base}/whep/cam${n}${MODE === 'passthrough' ? '?overlay=client' : ''}`);
+      viewers.push(v);
+      await waitFor(`first frame at viewer cam${n}`, 20_000, () => (v.frames > 0 ? true : undefined), serve);
+    }
+    await sleep(6000);
+    await waitQuiet();
+    // The inference worker's JS thread: the only thread besides main that Node names "node" after start-up
+    // and that burns CPU steadily; found as the busiest "node"-named thread other than main over a short probe.
+    const pid = serve.pid;
+    const p0 = new Map(threads(pid).map((t) => [t.tid, t.sec]));
+    const marks0 = viewers.map((v) => v.mark());
+    const s0 = await stageTotals(serve.base);
+    await eventLoopLag(serve.base);
+    const t0 = performance.now();
+    const perf = PERF ? spawnTracked('perf', ['record', '-F', '499', '-p', String(pid), '-o', PERF, '--', 'sleep', String(WINDOW_SEC)], { stdio: 'ignore' }) : undefined;
+    await sleep(WINDOW_SEC * 1000);
+    if (perf) await new Promise((r) => (perf.exitCode !== null ? r(null) : perf.once('exit', r)));
+    const wall = (performance.now() - t0) / 1000;
+    const after = threads(pid);
+    const lag = await eventLoopLag(serve.base);
+    const marks1 = viewers.map((v) => v.mark());
+    const st = await Promise.all(viewers.map((_, i) => status(serve.base, `cam${i}`)));
+    const s1 = await stageTotals(serve.base);
+    const used = after.map((t) => ({ ...t, sec: t.sec - (p0.get(t.tid) ?? 0) }));
+    const total = used.reduce((x, t) => x + t.sec, 0) / wall;
+    // Thread roles and libraries from perf's samples; CPU shares scaled to the /proc total.
+    const rows = PERF ? perfRows(PERF) : [];
+    const role = roles(rows, pid);
+    const sampled = rows.reduce((x, r) => x + r.share, 0) || 1;
+    const groups = new Map<string, { cores: number; threads: Set<number>; dso: Map<string, number> }>();
+    for (const r of rows) {
+      const g = role.get(r.tid) ?? 'other';
+      const e = groups.get(g) ?? { cores: 0, threads: new Set<number>(), dso: new Map<string, number>() };
+      const cores = (r.share / sampled) * total;
+      e.cores += cores;
+      e.threads.add(r.tid);
+      e.dso.set(r.dso, (e.dso.get(r.dso) ?? 0) + cores);
+      groups.set(g, e);
+    }
+    const groupRows = [...groups].map(([g, e]) => ({ group: g, cores: round(e.cores, 3), perCamera: round(e.cores / CAMERAS, 3), threads: e.threads.size, libraries: [...e.dso].sort((x, y) => y[1] - x[1]).filter(([, c]) => c >= 0.003).map(([d, c]) => ({ dso: d, cores: round(c, 3) })) })).sort((x, y) => y.cores - x.cores);
+    const d = viewers.map((_, i) => delivery(marks0[i], marks1[i], 25));
+    const result = {
+      bench: 'profile-live', started: new Date().toISOString(),
+      machine: { cpu: cpuModel(), cores: cpus().length, node: process.version },
+      settings: { cameras: CAMERAS, mode: MODE, analysisFps: ANALYSIS_FPS ?? 'every frame', windowSec: WINDOW_SEC },
+      serverCores: round(total, 3), serverCoresPerCamera: round(total / CAMERAS, 3),
+      deliveredFps: d.map((x) => round(x.fps)), analysedFps: st.map((s) => s?.analysedFps ?? 0), eventLoopLag: lag,
+      // Wall time per stage call over the window (all streams): detect and classify include the wait for a batch.
+      stages: Object.fromEntries([...s1].map(([st, v]) => { const n = v.n - (s0.get(st)?.n ?? 0); const sec = v.sec - (s0.get(st)?.sec ?? 0); return [st, { perSec: round(n / wall, 1), meanMs: n ? round((1000 * sec) / n, 2) : 0 }]; })),
+      groups: groupRows,
+    };
+    const md = markdown(result);
+    console.log(md);
+    if (OUT) {
+      mkdirSync(join(HERE, 'results'), { recursive: true });
+      writeFileSync(join(HERE, 'results', `profile-live-${OUT}.json`), JSON.stringify(result, null, 2) + '\n');
+      writeFileSync(join(HERE, 'results', `profile-live-${OUT}.md`), md);
+    }
+  } finally {
+    await Promise.all(viewers.map((v) => v.close()));
+    await stopChild(serve.proc, 15_000);
+    await stopChild(relay.proc);
+    if (CPU_PROF && existsSync(profDir)) {
+      const keep = join(tmpdir(), `facecast-profile-live-${Date.now()}`);
+      mkdirSync(keep, { recursive: true });
+      for (const f of readdirSync(profDir)) {
+        writeFileSync(join(keep, f), readFileSync(join(profDir, f)));
+        console.log(`cpu profile: ${join(keep, f)}\n${topSelf(JSON.parse(readFileSync(join(profDir, f), 'utf8')) as CpuProfile)}`);
+      }
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** facecast_stage_duration_seconds totals per stage since the server started: calls and seconds. */
+async function stageTotals(base: string): Promise<Map<string, { n: number; sec: number }>> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const out = new Map<string, { n: number; sec: number }>();
+  for (const m of text.matchAll(/^facecast_stage_duration_seconds_(sum|count)\{stage="(\w+)"\} ([0-9.eE+-]+)/gm)) {
+    const e = out.get(m[2]) ?? { n: 0, sec: 0 };
+    if (m[1] === 'sum') e.sec = Number(m[3]);
+    else e.n = Number(m[3]);
+    out.set(m[2], e);
+  }
+  return out;
+}
+
+interface CpuProfile { nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[]; samples: number[]; timeDeltas: number[] }
+
+/** Top self-time functions of a V8 .cpuprofile (by sample time), as text lines. */
+function topSelf(p: CpuProfile, n = 25): string {
+  const byId = new Map(p.nodes.map((x) => [x.id, x]));
+  const self = new Map<string, number>();
+  let total = 0;
+  p.samples.forEach((id, i) => {
+    const f = byId.get(id)?.callFrame;
+    const dt = p.timeDeltas[i] ?? 0;
+    total += dt;
+    const key = f ? `${f.functionName || '(anonymous)'} ${f.url.replace(/^.*\/(src|node_modules)\//, '$1/')}:${f.lineNumber + 1}` : '?';
+    self.set(key, (self.get(key) ?? 0) + dt);
+  });
+  return [...self].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, us]) => `  ${round((100 * us) / total, 1).toFixed(1).padStart(5)} %  ${k}`).join('\n');
+}
+
+function markdown(r: { stages: Record<string, { perSec: number; meanMs: number }>; started: string; machine: { cpu: string; cores: number; node: string }; settings: { cameras: number; mode: string; analysisFps: number | string; windowSec: number }; serverCores: number; serverCoresPerCamera: number; deliveredFps: number[]; analysedFps: number[]; eventLoopLag?: { p99Ms: number; maxMs: number }; groups: { group: string; cores: number; perCamera: number; threads: number; libraries: { dso: string; cores: number }[] }[] }): string {
+  const pct = (x: number): string => `${round(x * 100, 1)} %`;
+  const s = r.settings;
+  const lines = [
+    `# Where a live camera's CPU goes (${r.started})`, '',
+    `Machine: ${r.machine.cpu}, ${r.machine.cores} cores; Node ${r.machine.node}. ${s.cameras} × 720p25 RTSP camera(s), output ${s.mode}, analysis ${s.analysisFps === 'every frame' ? 'every frame' : `${s.analysisFps} fps`}, one werift WHEP viewer each; window ${s.windowSec} s.`, '',
+    `Command: \`node --import tsx bench/profile-live.ts --cameras=${s.cameras} --mode=${s.mode}${typeof s.analysisFps === 'number' ? ` --analysis-fps=${s.analysisFps}` : ''} --window=${s.windowSec}\``, '',
+    `Server: ${pct(r.serverCores)} of a core (${pct(r.serverCoresPerCamera)} per camera); delivered ${r.deliveredFps.join(', ')} fps; analysed ${r.analysedFps.join(', ')} fps; event-loop lag p99 ${r.eventLoopLag?.p99Ms ?? '–'} ms.`, '',
+    '| thread group | CPU (% of a core) | per camera | threads | where (library: % of a core) |', '|---|---|---|---|---|',
+    ...r.groups.map((g) => `| ${g.group} | ${pct(g.cores)} | ${pct(g.perCamera)} | ${g.threads} | ${g.libraries.map((l) => `${l.dso} ${pct(l.cores)}`).join(', ')} |`),
+    '', 'Stage wall time per call over the window (facecast_stage_duration_seconds; detect and classify include the wait for a shared batch):', '',
+    '| stage | calls/s | mean ms |', '|---|---|---|',
+    ...Object.entries(r.stages).map(([k, v]) => `| ${k} | ${v.perSec} | ${v.meanMs} |`),
+  ];
+  return lines.join('\n') + '\n';
+}
+
+const watchdog = setTimeout(() => {
+  console.error('bench profile-live: time limit (10 min) reached');
+  killAllChildren();
+  process.exit(1);
+}, 10 * 60_000);
+watchdog.unref();
+
+try {
+  await main();
+} catch (e) {
+  console.error(e);
+  process.exitCode = 1;
+} finally {
+  killAllChildren();
+}
