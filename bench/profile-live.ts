@@ -92,7 +92,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'fc-profile-live-'));
   const profDir = join(dir, 'prof');
   const relay = await startRelay(['clip', CLIP, String(CAMERAS)]);
-  const serve = await startServe(CONFIG_HEAD + 'streams: []\n', dir, CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []);
+  const serve = await startServe(CONFIG_HEAD + 'streams: []\n', dir, [...(CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), ...(argv.includes('--trace-gc') ? ['--trace-gc'] : [])]);
   const viewers: WhepReceiver[] = [];
   try {
     for (let n = 0; n < CAMERAS; n++) {
@@ -147,7 +147,8 @@ async function main(): Promise<void> {
       serverCores: round(total, 3), serverCoresPerCamera: round(total / CAMERAS, 3),
       deliveredFps: d.map((x) => round(x.fps)), analysedFps: st.map((s) => s?.analysedFps ?? 0), eventLoopLag: lag,
       // Wall time per stage call over the window (all streams): detect and classify include the wait for a batch.
-      stages: Object.fromEntries([...s1].map(([st, v]) => { const n = v.n - (s0.get(st)?.n ?? 0); const sec = v.sec - (s0.get(st)?.sec ?? 0); return [st, { perSec: round(n / wall, 1), meanMs: n ? round((1000 * sec) / n, 2) : 0 }]; })),
+      memoryMB: Object.fromEntries([...s1].filter(([k]) => k.startsWith('mem:')).map(([k, v]) => [k.slice(4), { start: round(s0.get(k)?.sec ?? 0), end: round(v.sec) }])),
+      stages: Object.fromEntries([...s1].filter(([k]) => !k.startsWith('mem:')).map(([st, v]) => { const n = v.n - (s0.get(st)?.n ?? 0); const sec = v.sec - (s0.get(st)?.sec ?? 0); return [st, { perSec: round(n / wall, 1), meanMs: n ? round((1000 * sec) / n, 2) : 0 }]; })),
       groups: groupRows,
     };
     const md = markdown(result);
@@ -177,11 +178,14 @@ async function main(): Promise<void> {
 async function stageTotals(base: string): Promise<Map<string, { n: number; sec: number }>> {
   const text = await (await fetch(`${base}/metrics`)).text();
   const out = new Map<string, { n: number; sec: number }>();
-  for (const m of text.matchAll(/^facecast_stage_duration_seconds_(sum|count)\{stage="(\w+)"\} ([0-9.eE+-]+)/gm)) {
-    const e = out.get(m[2]) ?? { n: 0, sec: 0 };
-    if (m[1] === 'sum') e.sec = Number(m[3]);
-    else e.n = Number(m[3]);
-    out.set(m[2], e);
+  for (const m of text.matchAll(/^(nodejs_heap_size_used_bytes|nodejs_external_memory_bytes|process_resident_memory_bytes) ([0-9.eE+-]+)/gm)) out.set(`mem:${m[1]}`, { n: 1, sec: Number(m[2]) / 1e6 });
+  // The stages, and the main thread's GC pauses by kind (prom-client's nodejs_gc_duration_seconds) as `gc:KIND`.
+  for (const m of text.matchAll(/^(facecast_stage|nodejs_gc)_duration_seconds_(sum|count)\{(?:stage|kind)="(\w+)"\} ([0-9.eE+-]+)/gm)) {
+    const key = m[1] === 'nodejs_gc' ? `gc:${m[3]}` : m[3];
+    const e = out.get(key) ?? { n: 0, sec: 0 };
+    if (m[2] === 'sum') e.sec = Number(m[4]);
+    else e.n = Number(m[4]);
+    out.set(key, e);
   }
   return out;
 }
@@ -203,17 +207,18 @@ function topSelf(p: CpuProfile, n = 25): string {
   return [...self].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, us]) => `  ${round((100 * us) / total, 1).toFixed(1).padStart(5)} %  ${k}`).join('\n');
 }
 
-function markdown(r: { stages: Record<string, { perSec: number; meanMs: number }>; started: string; machine: { cpu: string; cores: number; node: string }; settings: { cameras: number; mode: string; analysisFps: number | string; windowSec: number }; serverCores: number; serverCoresPerCamera: number; deliveredFps: number[]; analysedFps: number[]; eventLoopLag?: { p99Ms: number; maxMs: number }; groups: { group: string; cores: number; perCamera: number; threads: number; libraries: { dso: string; cores: number }[] }[] }): string {
+function markdown(r: { memoryMB: Record<string, { start: number; end: number }>; stages: Record<string, { perSec: number; meanMs: number }>; started: string; machine: { cpu: string; cores: number; node: string }; settings: { cameras: number; mode: string; analysisFps: number | string; windowSec: number }; serverCores: number; serverCoresPerCamera: number; deliveredFps: number[]; analysedFps: number[]; eventLoopLag?: { p99Ms: number; maxMs: number }; groups: { group: string; cores: number; perCamera: number; threads: number; libraries: { dso: string; cores: number }[] }[] }): string {
   const pct = (x: number): string => `${round(x * 100, 1)} %`;
   const s = r.settings;
   const lines = [
     `# Where a live camera's CPU goes (${r.started})`, '',
     `Machine: ${r.machine.cpu}, ${r.machine.cores} cores; Node ${r.machine.node}. ${s.cameras} × 720p25 RTSP camera(s), output ${s.mode}, analysis ${s.analysisFps === 'every frame' ? 'every frame' : `${s.analysisFps} fps`}, one werift WHEP viewer each; window ${s.windowSec} s.`, '',
     `Command: \`node --import tsx bench/profile-live.ts --cameras=${s.cameras} --mode=${s.mode}${typeof s.analysisFps === 'number' ? ` --analysis-fps=${s.analysisFps}` : ''} --window=${s.windowSec}\``, '',
+    `Memory over the window, MB (start → end): ${Object.entries(r.memoryMB).map(([k, v]) => `${k} ${v.start} → ${v.end}`).join('; ')}.`, '',
     `Server: ${pct(r.serverCores)} of a core (${pct(r.serverCoresPerCamera)} per camera); delivered ${r.deliveredFps.join(', ')} fps; analysed ${r.analysedFps.join(', ')} fps; event-loop lag p99 ${r.eventLoopLag?.p99Ms ?? '–'} ms.`, '',
     '| thread group | CPU (% of a core) | per camera | threads | where (library: % of a core) |', '|---|---|---|---|---|',
     ...r.groups.map((g) => `| ${g.group} | ${pct(g.cores)} | ${pct(g.perCamera)} | ${g.threads} | ${g.libraries.map((l) => `${l.dso} ${pct(l.cores)}`).join(', ')} |`),
-    '', 'Stage wall time per call over the window (facecast_stage_duration_seconds; detect and classify include the wait for a shared batch):', '',
+    '', 'Stage wall time per call over the window (facecast_stage_duration_seconds; detect and classify include the wait for a shared batch; gc:KIND = the main thread\'s GC pauses, nodejs_gc_duration_seconds):', '',
     '| stage | calls/s | mean ms |', '|---|---|---|',
     ...Object.entries(r.stages).map(([k, v]) => `| ${k} | ${v.perSec} | ${v.meanMs} |`),
   ];

@@ -25,9 +25,10 @@ export class LetterboxScaler {
 
   /**
    * Scales `f` (display size displayW×displayH, which differs from the coded size for non-square pixels) into the
-   * square. The returned image is valid until the next call.
+   * square. The returned image is valid until the next call. `planes`: `f.data`, when the caller has read it
+   * already (each read makes new Buffers).
    */
-  scale(f: Frame, displayW: number, displayH: number): RgbImage {
+  scale(f: Frame, displayW: number, displayH: number, planes: Buffer[] | null = f.data): RgbImage {
     const S = this.side;
     const key = `${f.width}x${f.height}/${f.format}/${displayW}x${displayH}`;
     if (key !== this.#key) {
@@ -45,7 +46,6 @@ export class LetterboxScaler {
       this.#dst = Buffer.from(this.#out.buffer, this.#out.byteOffset + (top * S + left) * 3, this.#out.byteLength - (top * S + left) * 3);
       this.#key = key;
     }
-    const planes = f.data;
     if (!planes || !this.#sws) throw new Error('letterbox: frame without pixel data');
     FFmpegError.throwIfError(this.#sws.scaleSync(planes, f.linesize, 0, f.height, [this.#dst], [S * 3]), 'letterbox swscale');
     return { data: this.#out, width: S, height: S, stride: S * 3 };

@@ -375,14 +375,20 @@ export class VideoSource implements AsyncDisposable {
     const t0 = performance.now();
     const out: DecodedFrame = { index: this.fps ? Math.max(0, Math.round(t * this.fps)) : this.stats.decoded - 1, ptsSec: t, sampled };
     // RGB only for the analysis grid: frames off it only feed live video, which takes the YUV planes as they are.
-    if (sampled && this.opts.rgb !== false) {
-      out.image = this.toRgb(f);
-      const lb = this.lb?.scale(f, this.width, this.height);
+    // The planes are read once per frame: each read of `Frame.data` wraps them in new Buffers, which V8 counts
+    // as external memory until they are collected; three reads per 720p frame at 3 cameras (~300 MB/s) made V8
+    // run several mark-compacts a second (bench/results/profile-live-*.md).
+    const rgb = sampled && this.opts.rgb !== false;
+    const planes = rgb || this.wantsAll() ? f.data : undefined;
+    if (planes === null) throw this.broken('frame without pixel data', AVERROR_INVALIDDATA);
+    if (rgb && planes) {
+      out.image = this.toRgb(f, planes);
+      const lb = this.lb?.scale(f, this.width, this.height, planes);
       if (lb) out.letterbox = lb;
     }
-    if (this.wantsAll()) {
+    if (this.wantsAll() && planes) {
       if (!out.image && (f.width !== this.codedW || f.height !== this.codedH)) this.syncSize(f); // as toRgb() does
-      const yuv = this.yuv.view(f, this.width, this.height);
+      const yuv = this.yuv.view(f, this.width, this.height, planes);
       if (!yuv) throw this.broken('frame without pixel data', AVERROR_INVALIDDATA);
       out.yuv = yuv;
     }
@@ -403,7 +409,7 @@ export class VideoSource implements AsyncDisposable {
    * when the input geometry changes. Direct sws_scale into a caller buffer costs ~0.3 ms per 720p frame here and
    * allocates nothing, which is why it is used rather than node-av's Scaler (a new Buffer per frame).
    */
-  private toRgb(f: Frame): RgbImage {
+  private toRgb(f: Frame, planes: Buffer[]): RgbImage {
     const key = `${f.width}x${f.height}/${f.format}`;
     if (key !== this.swsKey) {
       this.sws?.freeContext();
@@ -414,8 +420,7 @@ export class VideoSource implements AsyncDisposable {
       this.out = new Uint8Array(this.width * this.height * 3);
       this.swsKey = key;
     }
-    const planes = f.data;
-    if (!planes || !this.sws) throw this.broken('frame without pixel data', AVERROR_INVALIDDATA);
+    if (!this.sws) throw this.broken('frame without pixel data', AVERROR_INVALIDDATA);
     this.sws.scaleSync(planes, f.linesize, 0, f.height, [Buffer.from(this.out.buffer, this.out.byteOffset, this.out.byteLength)], [this.width * 3]);
     return { data: this.out, width: this.width, height: this.height, stride: this.width * 3 };
   }
