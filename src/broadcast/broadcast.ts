@@ -306,10 +306,13 @@ export class EncodedBroadcast extends Broadcast {
     const t0 = performance.now();
     const busy = this.#busy;
     try {
-      const { width, height } = encodedSize(frame.yuv.width, frame.yuv.height, this.#opts.width);
+      const { width, height } = encodedSize(frame.width, frame.height, this.#opts.width);
       // A canvas of another size (the camera changed resolution) is replaced; neither is being read here.
-      if (busy) (this.#spare = sized(this.#spare, width, height)).load(frame.yuv); // an encode never reads the spare
-      else (this.#canvas = sized(this.#canvas, width, height)).load(frame.yuv); // not busy: no encode reads it
+      // An encode never reads the spare; when not busy, none reads the canvas.
+      const target = busy ? (this.#spare = sized(this.#spare, width, height)) : (this.#canvas = sized(this.#canvas, width, height));
+      // The decoder's frame copied natively when there is one (no JS view of its planes: see YuvCanvas.loadFrame).
+      if (frame.native) target.loadFrame(frame.native);
+      else target.load(frame.yuv);
     } catch (e) {
       this.framesDropped++;
       log.warn(`stream ${this.id}: live video frame not loaded: ${errorMessage(e)}`);

@@ -129,14 +129,25 @@ export class YuvCanvas {
     return this.#picture;
   }
 
+  /**
+   * Copies or scales a decoded yuv420p, limited-range frame into the canvas in native code (av_frame_copy, or
+   * swscale frame to frame), synchronously. Unlike load(), nothing reads `src.data`: each such read wraps a decoded
+   * frame's planes in new Buffers, which V8 counts as external memory until a GC (see src/ingest/video.ts).
+   */
+  loadFrame(src: Frame): YuvImage {
+    const p = this.#writable();
+    if (src.format !== AV_PIX_FMT_YUV420P) throw new RangeError(`YuvCanvas.loadFrame: a yuv420p frame expected, got format ${src.format}`);
+    if (src.width === this.width && src.height === this.height) {
+      FFmpegError.throwIfError(this.frame.copy(src), 'YuvCanvas: frame copy');
+      return p;
+    }
+    FFmpegError.throwIfError(this.#scaler(src.width, src.height).scaleFrameSync(this.frame, src), 'YuvCanvas: swscale');
+    return p;
+  }
+
   /** Copies or scales `src` into the canvas (synchronously: `src` is valid only now); returns picture. */
   load(src: YuvImage): YuvImage {
-    if (this.#freed) throw new InvalidStateError('YuvCanvas: load() after free()');
-    if (!this.frame.isWritable) {
-      FFmpegError.throwIfError(this.frame.makeWritable(), 'YuvCanvas: make writable');
-      this.#picture = this.#view();
-    }
-    const p = this.#picture;
+    const p = this.#writable();
     const ch = this.height >> 1;
     if (src.width === this.width && src.height === this.height && src.strideY === p.strideY && src.strideU === p.strideU && src.strideV === p.strideV) {
       // Same geometry: three plain copies (one per plane, strides included).
@@ -145,17 +156,32 @@ export class YuvCanvas {
       p.v.set(src.v.subarray(0, p.strideV * ch));
       return p;
     }
-    const key = `${src.width}x${src.height}`;
+    const ret = this.#scaler(src.width, src.height).scaleSync([asBuffer(src.y), asBuffer(src.u), asBuffer(src.v)], [src.strideY, src.strideU, src.strideV], 0, src.height, [asBuffer(p.y), asBuffer(p.u), asBuffer(p.v)], [p.strideY, p.strideU, p.strideV]);
+    FFmpegError.throwIfError(ret, 'YuvCanvas: swscale');
+    return p;
+  }
+
+  /** The canvas's picture, made writable first (an encode may still hold a reference to the frame). */
+  #writable(): YuvImage {
+    if (this.#freed) throw new InvalidStateError('YuvCanvas: load() after free()');
+    if (!this.frame.isWritable) {
+      FFmpegError.throwIfError(this.frame.makeWritable(), 'YuvCanvas: make writable');
+      this.#picture = this.#view();
+    }
+    return this.#picture;
+  }
+
+  /** swscale from a `w`×`h` yuv420p picture to the canvas, set up again only when that size changes. */
+  #scaler(w: number, h: number): SoftwareScaleContext {
+    const key = `${w}x${h}`;
     if (key !== this.#swsKey || !this.#sws) {
       this.#sws?.freeContext();
       this.#sws = new SoftwareScaleContext();
-      this.#sws.getContext(src.width, src.height, AV_PIX_FMT_YUV420P, this.width, this.height, AV_PIX_FMT_YUV420P, SWS_BILINEAR);
+      this.#sws.getContext(w, h, AV_PIX_FMT_YUV420P, this.width, this.height, AV_PIX_FMT_YUV420P, SWS_BILINEAR);
       FFmpegError.throwIfError(this.#sws.initContext(), 'YuvCanvas: swscale init');
       this.#swsKey = key;
     }
-    const ret = this.#sws.scaleSync([asBuffer(src.y), asBuffer(src.u), asBuffer(src.v)], [src.strideY, src.strideU, src.strideV], 0, src.height, [asBuffer(p.y), asBuffer(p.u), asBuffer(p.v)], [p.strideY, p.strideU, p.strideV]);
-    FFmpegError.throwIfError(ret, 'YuvCanvas: swscale');
-    return p;
+    return this.#sws;
   }
 
   #view(): YuvImage {

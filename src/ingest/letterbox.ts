@@ -3,19 +3,23 @@
  * filter, so a 5× shrink does not alias) to fit a side×side square, centred, on black. This replaces sampling
  * the full-size RGB frame in JavaScript (~3.6 ms per 720p frame) with one native call (~0.3 ms), and it allocates
  * nothing per frame: the square buffer is reused and its padding stays black because swscale only writes the
- * centre rectangle.
+ * centre rectangle (swscale writes a frame of that rectangle, copied row by row).
  */
 import { AV_PIX_FMT_RGB24, SWS_AREA } from 'node-av/constants';
 import type { AVPixelFormat } from 'node-av/constants';
 import { FFmpegError, SoftwareScaleContext, type Frame } from 'node-av/lib';
 import type { RgbImage } from '../core/types.js';
+import { persistentRgb } from './rgb-frame.js';
 
 export class LetterboxScaler {
   readonly side: number;
   readonly #out: Uint8Array;
   #sws: SoftwareScaleContext | null = null;
   #key = '';
-  #dst: Buffer = Buffer.alloc(0);
+  /** swscale's destination: the centre rectangle, its own frame (read from JS once, when made). */
+  #rect: { frame: Frame; image: RgbImage } | null = null;
+  #top = 0;
+  #left = 0;
 
   constructor(side: number) {
     if (!Number.isInteger(side) || side < 16 || side > 2048) throw new RangeError(`letterbox side must be an integer in 16..2048, got ${side}`);
@@ -25,35 +29,39 @@ export class LetterboxScaler {
 
   /**
    * Scales `f` (display size displayW×displayH, which differs from the coded size for non-square pixels) into the
-   * square. The returned image is valid until the next call. `planes`: `f.data`, when the caller has read it
-   * already (each read makes new Buffers).
+   * square. The returned image is valid until the next call. `f`'s planes are not read from JS (frame to frame
+   * swscale, see src/ingest/video.ts on why), only the small centre rectangle is copied into the square.
    */
-  scale(f: Frame, displayW: number, displayH: number, planes: Buffer[] | null = f.data): RgbImage {
+  scale(f: Frame, displayW: number, displayH: number): RgbImage {
     const S = this.side;
     const key = `${f.width}x${f.height}/${f.format}/${displayW}x${displayH}`;
-    if (key !== this.#key) {
-      this.#sws?.freeContext();
+    if (key !== this.#key || !this.#sws || !this.#rect) {
+      this.free();
       const k = S / Math.max(displayW, displayH);
       const w = Math.max(1, Math.min(S, Math.round(displayW * k)));
       const h = Math.max(1, Math.min(S, Math.round(displayH * k)));
       this.#sws = new SoftwareScaleContext();
       this.#sws.getContext(f.width, f.height, f.format as AVPixelFormat, w, h, AV_PIX_FMT_RGB24, SWS_AREA);
       FFmpegError.throwIfError(this.#sws.initContext(), 'letterbox swscale init');
+      this.#rect = persistentRgb(w, h);
       this.#out.fill(0);
-      const top = Math.floor((S - h) / 2);
-      const left = Math.floor((S - w) / 2);
-      // a view starting at the centre rectangle's first pixel; the row stride stays the square's
-      this.#dst = Buffer.from(this.#out.buffer, this.#out.byteOffset + (top * S + left) * 3, this.#out.byteLength - (top * S + left) * 3);
+      this.#top = Math.floor((S - h) / 2);
+      this.#left = Math.floor((S - w) / 2);
       this.#key = key;
     }
-    if (!planes || !this.#sws) throw new Error('letterbox: frame without pixel data');
-    FFmpegError.throwIfError(this.#sws.scaleSync(planes, f.linesize, 0, f.height, [this.#dst], [S * 3]), 'letterbox swscale');
+    FFmpegError.throwIfError(this.#sws.scaleFrameSync(this.#rect.frame, f), 'letterbox swscale');
+    // Row by row into the square; the padding around it stays black.
+    const r = this.#rect.image;
+    const row = r.width * 3;
+    for (let y = 0; y < r.height; y++) this.#out.set(r.data.subarray(y * r.stride, y * r.stride + row), ((this.#top + y) * S + this.#left) * 3);
     return { data: this.#out, width: S, height: S, stride: S * 3 };
   }
 
   free(): void {
     this.#sws?.freeContext();
     this.#sws = null;
+    this.#rect?.frame.free();
+    this.#rect = null;
     this.#key = '';
   }
 }

@@ -5,6 +5,7 @@
  */
 import type { EncodedPacket, VideoFrame } from './video-types.js';
 import type { RgbImage, YuvImage } from '../core/types.js';
+import type { Frame } from 'node-av/lib';
 
 /** `stalled`: connected, but no frame for stallTimeoutMs (a reconnect follows). */
 export type LiveState = 'idle' | 'connecting' | 'streaming' | 'stalled' | 'backoff' | 'closed';
@@ -32,6 +33,14 @@ export interface LiveVideoFrame {
   receivedAt: number;
   /** As LiveFrame.capturedAt. */
   capturedAt: number;
+  /** The picture's size (the delivered size). */
+  width: number;
+  height: number;
+  /**
+   * The decoder's frame, when it already is the picture (yuv420p, limited range, `width`×`height`): copy it
+   * natively (YuvCanvas.loadFrame) rather than through `yuv`, whose first read wraps its planes in new Buffers.
+   */
+  native?: Frame;
   yuv: YuvImage;
   /** Present for frames on the analysis grid (never on a `delivery: 'events'` view stream): the mailbox's copy. */
   image?: RgbImage;

@@ -36,6 +36,7 @@ import { VideoSource, type DecodedFrame, type EncodedPacket, type VideoSourceOpt
 import { redactUrl, redactUrls } from '../core/redact.js';
 import { LagEstimator, SkipAhead, isStalled } from './lag.js';
 import { RateMeter } from '../core/rate-meter.js';
+import type { YuvImage } from '../core/types.js';
 import { backoffDelay, type LiveConnection, type LiveFrame, type LiveSourceEvents, type LiveSourceOptions, type LiveState, type LiveStats, type LiveVideoFrame } from './live-types.js';
 
 export { RateMeter } from '../core/rate-meter.js';
@@ -383,8 +384,20 @@ export class LiveSource extends TypedEmitter<LiveSourceEvents> implements AsyncD
       frame = { index, ptsSec: pts, image: { ...f.image, data: this.#copy(f.image.data) }, receivedAt: now, capturedAt };
       if (f.letterbox) frame.letterbox = { ...f.letterbox, data: this.#copy(f.letterbox.data) };
     }
-    if (f.yuv) {
-      const ev: LiveVideoFrame = { index, ptsSec: pts, receivedAt: now, capturedAt, yuv: f.yuv };
+    // `native` first: reading `yuv` of a native frame makes it (wrapping the decoder's planes, see video.ts).
+    const native = f.native;
+    const picture = native ? undefined : f.yuv;
+    if (native || picture) {
+      const yuv = (): YuvImage => (native ? f.yuv : picture) as YuvImage;
+      const ev: LiveVideoFrame = {
+        index, ptsSec: pts, receivedAt: now, capturedAt,
+        width: native ? native.width : picture!.width,
+        height: native ? native.height : picture!.height,
+        ...(native ? { native } : {}),
+        get yuv() {
+          return yuv();
+        },
+      };
       if (frame) {
         ev.image = frame.image;
         if (frame.letterbox) ev.letterbox = frame.letterbox;

@@ -2,6 +2,7 @@
  * The shapes VideoSource (video.ts) takes and gives: its options, the frames and packets it yields, its counters.
  * Kept apart from the class so that consumers of frames (live ingest, broadcast, analysis) import types only.
  */
+import type { Frame } from 'node-av/lib';
 import type { RgbImage, YuvImage } from '../core/types.js';
 
 export interface VideoSourceOptions {
@@ -77,6 +78,12 @@ export interface DecodedFrame {
   letterbox?: RgbImage;
   /** The decoded picture, yuv420p (read-only), while `deliverAll()` is true. */
   yuv?: YuvImage;
+  /**
+   * With `yuv`, when the decoded frame already is that picture (yuv420p, limited range, the delivered size): the
+   * decoder's frame itself, for native copies (YuvCanvas.loadFrame). `yuv` is then made only when read: reading
+   * it wraps the frame's planes in new Buffers (V8 external memory, freed only by a GC).
+   */
+  native?: Frame;
 }
 
 /** Counters for tests, benchmarks and logs. */

@@ -21,9 +21,10 @@ import { AV_NOPTS_VALUE, AV_PIX_FMT_RGB24, AV_PKT_FLAG_CORRUPT, AVERROR_EAGAIN, 
 import type { AVPixelFormat } from 'node-av/constants';
 import { Codec, CodecContext, FFmpegError, FormatContext, Frame, Packet, SoftwareScaleContext } from 'node-av/lib';
 import { AbortError, InputError, InvalidStateError } from '../core/errors.js';
-import type { RgbImage } from '../core/types.js';
+import type { RgbImage, YuvImage } from '../core/types.js';
 import { LetterboxScaler } from './letterbox.js';
-import { YuvFrameView } from './yuv.js';
+import { persistentRgb } from './rgb-frame.js';
+import { YuvFrameView, isDirectYuv } from './yuv.js';
 import { stageTimings } from '../core/stage-stats.js';
 import { openInput } from './video-open.js';
 import type { DecodedFrame, EncodedPacket, VideoFrame, VideoSourceOptions, VideoStats } from './video-types.js';
@@ -71,7 +72,8 @@ export class VideoSource implements AsyncDisposable {
   private readonly frame = new Frame();
   private sws: SoftwareScaleContext | null = null;
   private swsKey = '';
-  private out = new Uint8Array(0);
+  /** The RGB frame toRgb() converts into, and its pixels (read once: the frame keeps its buffer). */
+  private rgb: { frame: Frame; image: RgbImage } | null = null;
   private readonly lb: LetterboxScaler | null;
   private readonly yuv = new YuvFrameView();
   /** The frame last delivered: its planes back `yuv` views, so it is unreferenced only at the next step. */
@@ -374,23 +376,30 @@ export class VideoSource implements AsyncDisposable {
     this.stats.delivered++;
     const t0 = performance.now();
     const out: DecodedFrame = { index: this.fps ? Math.max(0, Math.round(t * this.fps)) : this.stats.decoded - 1, ptsSec: t, sampled };
+    // The decoded frame's planes are never read from JS on the common path: each read of `Frame.data` wraps them
+    // in new Buffers, which V8 counts as external memory until a GC collects them. At 3 live 720p cameras that
+    // churn (~100 MB/s) outran the scavenges and V8 ran ~3.5 mark-compacts a second, its GC threads taking ~23 %
+    // of a core (bench/results/profile-live-after-overlay-10fps-3cams.md). RGB and the letterbox are converted
+    // frame to frame by swscale, and live video copies the frame natively (YuvCanvas.loadFrame).
     // RGB only for the analysis grid: frames off it only feed live video, which takes the YUV planes as they are.
-    // The planes are read once per frame: each read of `Frame.data` wraps them in new Buffers, which V8 counts
-    // as external memory until they are collected; three reads per 720p frame at 3 cameras (~300 MB/s) made V8
-    // run several mark-compacts a second (bench/results/profile-live-*.md).
-    const rgb = sampled && this.opts.rgb !== false;
-    const planes = rgb || this.wantsAll() ? f.data : undefined;
-    if (planes === null) throw this.broken('frame without pixel data', AVERROR_INVALIDDATA);
-    if (rgb && planes) {
-      out.image = this.toRgb(f, planes);
-      const lb = this.lb?.scale(f, this.width, this.height, planes);
+    if (sampled && this.opts.rgb !== false) {
+      out.image = this.toRgb(f);
+      const lb = this.lb?.scale(f, this.width, this.height);
       if (lb) out.letterbox = lb;
     }
-    if (this.wantsAll() && planes) {
+    if (this.wantsAll()) {
       if (!out.image && (f.width !== this.codedW || f.height !== this.codedH)) this.syncSize(f); // as toRgb() does
-      const yuv = this.yuv.view(f, this.width, this.height, planes);
-      if (!yuv) throw this.broken('frame without pixel data', AVERROR_INVALIDDATA);
-      out.yuv = yuv;
+      if (isDirectYuv(f, this.width, this.height)) {
+        out.native = f;
+        const view = this.yuv;
+        const [w, h] = [this.width, this.height];
+        let made: YuvImage | undefined;
+        Object.defineProperty(out, 'yuv', { enumerable: true, get: (): YuvImage | undefined => (made ??= view.view(f, w, h) ?? undefined) });
+      } else {
+        const yuv = this.yuv.view(f, this.width, this.height);
+        if (!yuv) throw this.broken('frame without pixel data', AVERROR_INVALIDDATA);
+        out.yuv = yuv;
+      }
     }
     stageTimings.decode.observeMs(this.decodeMs + performance.now() - t0);
     this.decodeMs = 0;
@@ -409,20 +418,22 @@ export class VideoSource implements AsyncDisposable {
    * when the input geometry changes. Direct sws_scale into a caller buffer costs ~0.3 ms per 720p frame here and
    * allocates nothing, which is why it is used rather than node-av's Scaler (a new Buffer per frame).
    */
-  private toRgb(f: Frame, planes: Buffer[]): RgbImage {
+  private toRgb(f: Frame): RgbImage {
     const key = `${f.width}x${f.height}/${f.format}`;
-    if (key !== this.swsKey) {
+    if (key !== this.swsKey || !this.sws || !this.rgb) {
       this.sws?.freeContext();
       this.syncSize(f);
       this.sws = new SoftwareScaleContext();
       this.sws.getContext(f.width, f.height, f.format as AVPixelFormat, this.width, this.height, AV_PIX_FMT_RGB24, SWS_BILINEAR);
       FFmpegError.throwIfError(this.sws.initContext(), 'swscale init');
-      this.out = new Uint8Array(this.width * this.height * 3);
+      this.rgb?.frame.free();
+      this.rgb = persistentRgb(this.width, this.height);
       this.swsKey = key;
     }
-    if (!this.sws) throw this.broken('frame without pixel data', AVERROR_INVALIDDATA);
-    this.sws.scaleSync(planes, f.linesize, 0, f.height, [Buffer.from(this.out.buffer, this.out.byteOffset, this.out.byteLength)], [this.width * 3]);
-    return { data: this.out, width: this.width, height: this.height, stride: this.width * 3 };
+    // A frame without pixel data fails here (not checked by reading f.data: that read is what is avoided).
+    const ret = this.sws.scaleFrameSync(this.rgb.frame, f);
+    if (ret < 0) throw this.broken('frame not convertible to RGB', ret);
+    return this.rgb.image;
   }
 
   private outputSize(w: number, h: number, sar: number): [number, number] {
@@ -461,6 +472,8 @@ export class VideoSource implements AsyncDisposable {
       while (this.inflight) await this.inflight.catch(() => undefined);
       this.release();
       this.sws?.freeContext();
+      this.rgb?.frame.free();
+      this.rgb = null;
       this.lb?.free();
       this.yuv.free();
       this.pkt.free();
@@ -476,4 +489,5 @@ export class VideoSource implements AsyncDisposable {
     return this.close();
   }
 }
+
 

@@ -13,6 +13,14 @@ import type { AVPixelFormat } from 'node-av/constants';
 import { FFmpegError, SoftwareScaleContext, type Frame } from 'node-av/lib';
 import type { YuvImage } from '../core/types.js';
 
+/**
+ * Whether `f` is already the delivered picture: yuv420p, limited range, `width`×`height`. Such a frame can be
+ * copied natively (YuvCanvas.loadFrame) without ever wrapping its planes in JS Buffers.
+ */
+export function isDirectYuv(f: Frame, width: number, height: number): boolean {
+  return f.format === AV_PIX_FMT_YUV420P && f.colorRange !== AVCOL_RANGE_JPEG && f.width === width && f.height === height;
+}
+
 export class YuvFrameView {
   /** Frames converted by swscale (not a plain view). */
   converted = 0;
@@ -28,7 +36,7 @@ export class YuvFrameView {
   view(f: Frame, width: number, height: number, planes: Buffer[] | null = f.data): YuvImage | null {
     if (!planes) return null;
     const full = f.colorRange === AVCOL_RANGE_JPEG;
-    if (f.format === AV_PIX_FMT_YUV420P && !full && f.width === width && f.height === height) {
+    if (isDirectYuv(f, width, height)) {
       const ls = f.linesize;
       return { y: planes[0], u: planes[1], v: planes[2], strideY: ls[0], strideU: ls[1], strideV: ls[2], width, height };
     }

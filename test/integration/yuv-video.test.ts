@@ -135,6 +135,43 @@ test('YuvFrameView: yuv420p is a zero-copy view; full range, other formats and o
   }
 });
 
+test('YuvCanvas.loadFrame copies (same size) or scales (other size) a decoded frame natively, as load() does from its planes', () => {
+  using src = frameOf(AV_PIX_FMT_YUV420P, 64, 32, 90, 140);
+  src.data![0][5 * src.linesize[0] + 7] = 17;
+  const a = new YuvCanvas(64, 32);
+  const b = new YuvCanvas(64, 32);
+  const half = new YuvCanvas(32, 16);
+  const halfRef = new YuvCanvas(32, 16);
+  try {
+    const pa = a.loadFrame(src);
+    const pb = b.load(new YuvFrameView().view(src, 64, 32)!);
+    assert.equal(pa.y[5 * pa.strideY + 7], 17);
+    // The visible samples (the buffers' padding past each row is not part of the picture).
+    const rows = (p: YuvImage, k: 'y' | 'u' | 'v'): number[][] => {
+      const [w, h, st] = k === 'y' ? [p.width, p.height, p.strideY] : [p.width >> 1, p.height >> 1, k === 'u' ? p.strideU : p.strideV];
+      return Array.from({ length: h }, (_, r) => [...p[k].subarray(r * st, r * st + w)]);
+    };
+    for (const k of ['y', 'u', 'v'] as const) assert.deepEqual(rows(pa, k), rows(pb, k), `plane ${k}`);
+    const ph = half.loadFrame(src);
+    const pr = halfRef.load(new YuvFrameView().view(src, 64, 32)!);
+    for (const k of ['y', 'u', 'v'] as const) assert.deepEqual(rows(ph, k), rows(pr, k), `scaled plane ${k}`);
+    using other = frameOf(AV_PIX_FMT_YUV444P, 64, 32, 90, 140);
+    assert.throws(() => a.loadFrame(other), RangeError, 'only yuv420p is copied natively');
+  } finally {
+    for (const c of [a, b, half, halfRef]) c.free();
+  }
+});
+
+test('live frames of a yuv420p source carry the decoder frame; their YUV view is made only when read', async () => {
+  await using src = await VideoSource.open(clip, { deliverAll: () => true, rgb: false });
+  for await (const f of src.liveFrames()) {
+    assert.ok(f.native, 'native frame');
+    assert.deepEqual([f.native.width, f.native.height], [f.yuv!.width, f.yuv!.height]);
+    assert.equal(f.yuv, f.yuv, 'made once');
+    break;
+  }
+});
+
 test('LiveEncoder.encodeFrame: a drawn YUV canvas becomes a decodable IDR with the box in its Y plane; the SPS level follows the size', async () => {
   const canvas = new YuvCanvas(640, 360);
   const enc = await LiveEncoder.open(640, 360, { fps: 25 });
@@ -190,8 +227,10 @@ test('EncodedBroadcast: decoded YUV frames scaled to output.width, a record\'s b
     await using src = await VideoSource.open(clip, { deliverAll: () => true, rgb: false });
     let n = 0;
     for await (const f of src.liveFrames()) {
-      assert.ok(f.yuv && !f.image, 'YUV only, no RGB');
-      feed.emit('frame', { index: n, ptsSec: f.ptsSec, receivedAt: performance.now(), capturedAt: performance.now(), yuv: f.yuv });
+      assert.ok(f.native && !f.image, 'the decoder\'s yuv420p frame, no RGB');
+      // The native frame (copied and scaled by swscale frame to frame), as live ingest hands it on.
+      const native = f.native;
+      feed.emit('frame', { index: n, ptsSec: f.ptsSec, receivedAt: performance.now(), capturedAt: performance.now(), width: native.width, height: native.height, native, get yuv() { return f.yuv!; } });
       if (++n >= 10) break;
       await until(() => sink.frames.length + b.framesDropped >= n, 5000, `frame ${n} encoded`);
       await sleep(5);
@@ -230,8 +269,9 @@ test('EncodedBroadcast: a burst of frames while the encoder is busy — the late
     let n = 0;
     for await (const f of src.liveFrames()) {
       assert.ok(f.yuv);
-      // Three frames in one tick: the first is encoded at once, the second waits, the third replaces it.
-      feed.emit('frame', { index: n, ptsSec: f.ptsSec, receivedAt: performance.now(), capturedAt: performance.now(), yuv: f.yuv });
+      // Three frames in one tick: the first is encoded at once, the second waits, the third replaces it. (YUV
+      // views only here, no native frame: the other load path.)
+      feed.emit('frame', { index: n, ptsSec: f.ptsSec, receivedAt: performance.now(), capturedAt: performance.now(), width: f.yuv.width, height: f.yuv.height, yuv: f.yuv });
       if (++n >= 3) break;
     }
     await until(() => sink.frames.length >= 2, 5000, 'two frames at the viewer');

@@ -1,0 +1,21 @@
+import { AV_PIX_FMT_RGB24 } from 'node-av/constants';
+import { FFmpegError, Frame } from 'node-av/lib';
+import type { RgbImage } from '../core/types.js';
+
+/**
+ * A packed RGB24 frame with its own buffer, and an RgbImage of its pixels. The pixels are read from JS once, here:
+ * the frame is only ever written by swscale (scaleFrameSync), so its buffer, and that view, stay the same.
+ */
+export function persistentRgb(width: number, height: number): { frame: Frame; image: RgbImage } {
+  const frame = new Frame();
+  frame.alloc();
+  frame.width = width;
+  frame.height = height;
+  frame.format = AV_PIX_FMT_RGB24;
+  // Alignment 1: rows packed (stride = width × 3), as every RgbImage consumer (sharp, exports, tests) expects.
+  FFmpegError.throwIfError(frame.getBuffer(1), 'RGB frame buffer');
+  const data = frame.data?.[0];
+  if (!data) throw new Error('RGB frame without a buffer');
+  const stride = frame.linesize[0];
+  return { frame, image: { data: new Uint8Array(data.buffer, data.byteOffset, stride * height), width, height, stride } };
+}
