@@ -24,7 +24,8 @@ export function track(proc: ChildProcess): Proc {
   return { proc, out: () => out, err: () => err };
 }
 
-export async function waitFor<T>(what: string, timeoutMs: number, fn: () => T | undefined | Promise<T | undefined>, p?: Proc): Promise<T> {
+/** Polls `fn` every 100 ms until it gives a value; fails at `timeoutMs`, or at once when process `p` has exited. */
+export async function waitFor<T>(what: string, timeoutMs: number, fn: () => T | undefined | Promise<T | undefined>, p?: Pick<Proc, 'proc' | 'err'>): Promise<T> {
   const t0 = performance.now();
   for (;;) {
     const v = await fn();

@@ -28,6 +28,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import sharp from 'sharp';
 import { cpuModel } from './lib.js';
 import { CpuWindow, cpuSeconds, descendants, dist, killAllChildren, round, spawnTracked, stopChild, waitQuiet, type Dist } from './live-lib.js';
+import { waitFor } from './live-procs.js';
 import { WhepReceiver, delivery } from './live/whep-receiver.js';
 import { PUBLISHER_PAGE, PUBLISHER_STATS_JS, VIEWER_PAGE, VIEWER_STATS_JS } from './whip/pages.js';
 
@@ -65,17 +66,6 @@ const errText = (e: unknown): string => (e instanceof Error ? e.message.split('\
 // ---------------------------------------------------------------------------------------------------------
 
 interface Serve { proc: ChildProcess; err: () => string; base: string; pid: number; feeds: string[] }
-
-async function waitFor<T>(what: string, timeoutMs: number, fn: () => T | undefined | Promise<T | undefined>, serve?: Serve): Promise<T> {
-  const t0 = performance.now();
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (serve && serve.proc.exitCode !== null) throw new Error(`${what}: facecast exited (${serve.proc.exitCode}): ${serve.err().slice(-1500)}`);
-    if (performance.now() - t0 > timeoutMs) throw new Error(`${what}: timed out after ${timeoutMs} ms${serve ? `: ${serve.err().slice(-1500)}` : ''}`);
-    await sleep(100);
-  }
-}
 
 async function startServe(dir: string, streams: number): Promise<Serve> {
   const cfg = join(dir, 'facecast.yaml');
