@@ -3,7 +3,7 @@
  * with a config, and what they are asked over HTTP (stream status, event-loop lag).
  */
 import { join, dirname } from 'node:path';
-import { openSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChildProcess } from 'node:child_process';
@@ -47,13 +47,12 @@ export async function startRelay(args: string[]): Promise<Proc & { port: number 
 
 export interface Serve extends Proc { base: string; pid: number }
 
-/** `facecast serve` from src/ with `yaml` as its config; `nodeArgs` go before the script (e.g. --cpu-prof, --trace-gc).
- *  Its stdout goes to the file LIVE_SERVE_STDOUT names, if set (--trace-gc writes there). */
+/** `facecast serve` from src/ with `yaml` as its config; `nodeArgs` go before the script (e.g. --cpu-prof). */
 export async function startServe(yaml: string, dir: string, nodeArgs: string[] = []): Promise<Serve> {
   const cfg = join(dir, `facecast-${Date.now()}.yaml`);
   writeFileSync(cfg, yaml);
   const prof = process.env.LIVE_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.LIVE_CPU_PROF}`] : [];
-  const p = track(spawnTracked(process.execPath, [...prof, ...nodeArgs, '--import', 'tsx', 'src/cli.ts', 'serve', '--config', cfg], { cwd: ROOT, env: { ...process.env, FACECAST_LOG: 'warn' }, stdio: ['ignore', process.env.LIVE_SERVE_STDOUT ? openSync(process.env.LIVE_SERVE_STDOUT, 'w') : 'ignore', 'pipe'] }));
+  const p = track(spawnTracked(process.execPath, [...prof, ...nodeArgs, '--import', 'tsx', 'src/cli.ts', 'serve', '--config', cfg], { cwd: ROOT, env: { ...process.env, FACECAST_LOG: 'warn' }, stdio: ['ignore', 'ignore', 'pipe'] }));
   const base = await waitFor('facecast serve', 90_000, () => /serving (http:\/\/127\.0\.0\.1:\d+)\//.exec(p.err())?.[1], p);
   await waitFor('facecast /readyz', 90_000, async () => ((await fetch(`${base}/readyz`).catch(() => undefined))?.ok ? true : undefined), p);
   return { ...p, base, pid: p.proc.pid ?? 0 };

@@ -1,5 +1,5 @@
 /**
- * Where a live camera's CPU goes: CPU of `facecast serve` (from /proc/<pid>/task) for N looped 720p25 RTSP cameras
+ * Where a live camera's CPU goes: CPU of `facecast serve` (from /proc/<pid>/stat) for N looped 720p25 RTSP cameras
  * with one werift WHEP viewer each, split by thread role and library with `perf record` samples of every thread
  * (Debian's linux-perf; without it only the total is given). With --cpu-prof, V8 CPU profiles of the main thread
  * and of the inference worker are written too (open them in Chrome DevTools), and their top self-time functions
@@ -15,13 +15,13 @@
  */
 import '../src/core/polyfill.js';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { cpuModel } from './lib.js';
-import { killAllChildren, round, spawnTracked, stopChild, waitQuiet } from './live-lib.js';
+import { cpuSeconds, killAllChildren, round, spawnTracked, stopChild, waitQuiet } from './live-lib.js';
 import { CONFIG_HEAD, startRelay, startServe, status, waitFor, waitStreaming, eventLoopLag } from './live-procs.js';
 import { WhepReceiver, delivery } from './live/whep-receiver.js';
 
@@ -37,23 +37,6 @@ const OUT = opt('out');
 /** perf record output file: samples every thread of the server over the window (native frames: x264, libavcodec, swscale, ORT). */
 const PERF = opt('perf') ?? (existsSync('/usr/bin/perf') ? join(tmpdir(), `facecast-profile-live-${process.pid}.perf.data`) : undefined);
 const CLIP = join(tmpdir(), 'facecast-bench-live-720p25-24s-gop50.mp4'); // made by bench/live.ts (faceClip)
-const TICK = 100; // USER_HZ on Linux: /proc stat times are in 1/100 s
-
-interface ThreadTime { tid: number; comm: string; sec: number }
-
-function threads(pid: number): ThreadTime[] {
-  const out: ThreadTime[] = [];
-  for (const t of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
-      const close = stat.lastIndexOf(')');
-      const comm = stat.slice(stat.indexOf('(') + 1, close);
-      const f = stat.slice(close + 2).split(' ');
-      out.push({ tid: Number(t), comm, sec: (Number(f[11]) + Number(f[12])) / TICK }); // utime, stime
-    } catch { /* the thread ended between readdir and read */ }
-  }
-  return out;
-}
 
 interface PerfRow { tid: number; dso: string; share: number }
 
@@ -92,7 +75,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'fc-profile-live-'));
   const profDir = join(dir, 'prof');
   const relay = await startRelay(['clip', CLIP, String(CAMERAS)]);
-  const serve = await startServe(CONFIG_HEAD + 'streams: []\n', dir, [...(CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), ...(argv.includes('--trace-gc') ? ['--trace-gc'] : [])]);
+  const serve = await startServe(CONFIG_HEAD + 'streams: []\n', dir, CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []);
   const viewers: WhepReceiver[] = [];
   try {
     for (let n = 0; n < CAMERAS; n++) {
@@ -105,25 +88,21 @@ async function main(): Promise<void> {
     }
     await sleep(6000);
     await waitQuiet();
-    // The inference worker's JS thread: the only thread besides main that Node names "node" after start-up
-    // and that burns CPU steadily; found as the busiest "node"-named thread other than main over a short probe.
     const pid = serve.pid;
-    const p0 = new Map(threads(pid).map((t) => [t.tid, t.sec]));
+    const cpu0 = cpuSeconds(pid, false);
     const marks0 = viewers.map((v) => v.mark());
-    const s0 = await stageTotals(serve.base);
+    const s0 = await scrape(serve.base);
     await eventLoopLag(serve.base);
     const t0 = performance.now();
     const perf = PERF ? spawnTracked('perf', ['record', '-F', '499', '-p', String(pid), '-o', PERF, '--', 'sleep', String(WINDOW_SEC)], { stdio: 'ignore' }) : undefined;
     await sleep(WINDOW_SEC * 1000);
     if (perf) await new Promise((r) => (perf.exitCode !== null ? r(null) : perf.once('exit', r)));
     const wall = (performance.now() - t0) / 1000;
-    const after = threads(pid);
+    const total = (cpuSeconds(pid, false) - cpu0) / wall; // cores, every thread of the server
     const lag = await eventLoopLag(serve.base);
     const marks1 = viewers.map((v) => v.mark());
     const st = await Promise.all(viewers.map((_, i) => status(serve.base, `cam${i}`)));
-    const s1 = await stageTotals(serve.base);
-    const used = after.map((t) => ({ ...t, sec: t.sec - (p0.get(t.tid) ?? 0) }));
-    const total = used.reduce((x, t) => x + t.sec, 0) / wall;
+    const s1 = await scrape(serve.base);
     // Thread roles and libraries from perf's samples; CPU shares scaled to the /proc total.
     const rows = PERF ? perfRows(PERF) : [];
     const role = roles(rows, pid);
@@ -146,9 +125,9 @@ async function main(): Promise<void> {
       settings: { cameras: CAMERAS, mode: MODE, analysisFps: ANALYSIS_FPS ?? 'every frame', windowSec: WINDOW_SEC },
       serverCores: round(total, 3), serverCoresPerCamera: round(total / CAMERAS, 3),
       deliveredFps: d.map((x) => round(x.fps)), analysedFps: st.map((s) => s?.analysedFps ?? 0), eventLoopLag: lag,
+      memoryMB: Object.fromEntries([...s1.memoryMB].map(([k, v]) => [k, { start: round(s0.memoryMB.get(k) ?? 0), end: round(v) }])),
       // Wall time per stage call over the window (all streams): detect and classify include the wait for a batch.
-      memoryMB: Object.fromEntries([...s1].filter(([k]) => k.startsWith('mem:')).map(([k, v]) => [k.slice(4), { start: round(s0.get(k)?.sec ?? 0), end: round(v.sec) }])),
-      stages: Object.fromEntries([...s1].filter(([k]) => !k.startsWith('mem:')).map(([st, v]) => { const n = v.n - (s0.get(st)?.n ?? 0); const sec = v.sec - (s0.get(st)?.sec ?? 0); return [st, { perSec: round(n / wall, 1), meanMs: n ? round((1000 * sec) / n, 2) : 0 }]; })),
+      stages: Object.fromEntries([...s1.stages].map(([st, v]) => { const n = v.n - (s0.stages.get(st)?.n ?? 0); const sec = v.sec - (s0.stages.get(st)?.sec ?? 0); return [st, { perSec: round(n / wall, 1), meanMs: n ? round((1000 * sec) / n, 2) : 0 }]; })),
       groups: groupRows,
     };
     const md = markdown(result);
@@ -164,30 +143,37 @@ async function main(): Promise<void> {
     await stopChild(relay.proc);
     if (CPU_PROF && existsSync(profDir)) {
       const keep = join(tmpdir(), `facecast-profile-live-${Date.now()}`);
-      mkdirSync(keep, { recursive: true });
-      for (const f of readdirSync(profDir)) {
-        writeFileSync(join(keep, f), readFileSync(join(profDir, f)));
-        console.log(`cpu profile: ${join(keep, f)}\n${topSelf(JSON.parse(readFileSync(join(profDir, f), 'utf8')) as CpuProfile)}`);
-      }
+      renameSync(profDir, keep); // both under the OS temp dir; the rest of `dir` is removed below
+      for (const f of readdirSync(keep)) console.log(`cpu profile: ${join(keep, f)}\n${topSelf(JSON.parse(readFileSync(join(keep, f), 'utf8')) as CpuProfile)}`);
     }
     rmSync(dir, { recursive: true, force: true });
+    if (PERF && !opt('perf')) rmSync(PERF, { force: true }); // ours, not one the caller asked to keep
   }
 }
 
 /** facecast_stage_duration_seconds totals per stage since the server started: calls and seconds. */
-async function stageTotals(base: string): Promise<Map<string, { n: number; sec: number }>> {
+interface Scrape {
+  /** Per stage, and the main thread's GC pauses by kind as `gc:KIND`: calls and seconds since the server started. */
+  stages: Map<string, { n: number; sec: number }>;
+  /** Heap, external memory and RSS now, MB. */
+  memoryMB: Map<string, number>;
+}
+
+/** What /metrics says of stage durations (facecast_stage_duration_seconds), GC pauses (prom-client's
+ *  nodejs_gc_duration_seconds) and memory. */
+async function scrape(base: string): Promise<Scrape> {
   const text = await (await fetch(`${base}/metrics`)).text();
-  const out = new Map<string, { n: number; sec: number }>();
-  for (const m of text.matchAll(/^(nodejs_heap_size_used_bytes|nodejs_external_memory_bytes|process_resident_memory_bytes) ([0-9.eE+-]+)/gm)) out.set(`mem:${m[1]}`, { n: 1, sec: Number(m[2]) / 1e6 });
-  // The stages, and the main thread's GC pauses by kind (prom-client's nodejs_gc_duration_seconds) as `gc:KIND`.
+  const stages = new Map<string, { n: number; sec: number }>();
   for (const m of text.matchAll(/^(facecast_stage|nodejs_gc)_duration_seconds_(sum|count)\{(?:stage|kind)="(\w+)"\} ([0-9.eE+-]+)/gm)) {
     const key = m[1] === 'nodejs_gc' ? `gc:${m[3]}` : m[3];
-    const e = out.get(key) ?? { n: 0, sec: 0 };
+    const e = stages.get(key) ?? { n: 0, sec: 0 };
     if (m[2] === 'sum') e.sec = Number(m[4]);
     else e.n = Number(m[4]);
-    out.set(key, e);
+    stages.set(key, e);
   }
-  return out;
+  const memoryMB = new Map<string, number>();
+  for (const m of text.matchAll(/^(nodejs_heap_size_used_bytes|nodejs_external_memory_bytes|process_resident_memory_bytes) ([0-9.eE+-]+)/gm)) memoryMB.set(m[1], Number(m[2]) / 1e6);
+  return { stages, memoryMB };
 }
 
 interface CpuProfile { nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[]; samples: number[]; timeDeltas: number[] }

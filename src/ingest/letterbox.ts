@@ -2,8 +2,8 @@
  * The detector's whole-frame input made by swscale straight from the decoded frame: the frame scaled (area
  * filter, so a 5× shrink does not alias) to fit a side×side square, centred, on black. This replaces sampling
  * the full-size RGB frame in JavaScript (~3.6 ms per 720p frame) with one native call (~0.3 ms), and it allocates
- * nothing per frame: the square buffer is reused and its padding stays black because swscale only writes the
- * centre rectangle (swscale writes a frame of that rectangle, copied row by row).
+ * nothing per frame: swscale scales into a frame of the centre rectangle, whose rows are copied into the reused
+ * square, so the square's padding stays black.
  */
 import { AV_PIX_FMT_RGB24, SWS_AREA } from 'node-av/constants';
 import type { AVPixelFormat } from 'node-av/constants';

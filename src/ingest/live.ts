@@ -384,18 +384,15 @@ export class LiveSource extends TypedEmitter<LiveSourceEvents> implements AsyncD
       frame = { index, ptsSec: pts, image: { ...f.image, data: this.#copy(f.image.data) }, receivedAt: now, capturedAt };
       if (f.letterbox) frame.letterbox = { ...f.letterbox, data: this.#copy(f.letterbox.data) };
     }
-    // `native` first: reading `yuv` of a native frame makes it (wrapping the decoder's planes, see video.ts).
-    const native = f.native;
-    const picture = native ? undefined : f.yuv;
-    if (native || picture) {
-      const yuv = (): YuvImage => (native ? f.yuv : picture) as YuvImage;
+    // `native` first: reading `yuv` of a native frame makes it (wrapping the decoder's planes, see video.ts), so
+    // the event passes it on unread; `f.yuv` makes it at most once.
+    const picture = f.native ?? f.yuv;
+    if (picture) {
       const ev: LiveVideoFrame = {
-        index, ptsSec: pts, receivedAt: now, capturedAt,
-        width: native ? native.width : picture!.width,
-        height: native ? native.height : picture!.height,
-        ...(native ? { native } : {}),
+        index, ptsSec: pts, receivedAt: now, capturedAt, width: picture.width, height: picture.height,
+        ...(f.native ? { native: f.native } : {}),
         get yuv() {
-          return yuv();
+          return f.yuv as YuvImage;
         },
       };
       if (frame) {

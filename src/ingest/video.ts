@@ -379,7 +379,7 @@ export class VideoSource implements AsyncDisposable {
     // The decoded frame's planes are never read from JS on the common path: each read of `Frame.data` wraps them
     // in new Buffers, which V8 counts as external memory until a GC collects them. At 3 live 720p cameras that
     // churn (~100 MB/s) outran the scavenges and V8 ran ~3.5 mark-compacts a second, its GC threads taking ~23 %
-    // of a core (bench/results/profile-live-after-overlay-10fps-3cams.md). RGB and the letterbox are converted
+    // of a core (bench/results/profile-live-before-overlay-10fps-3cams.md; after: -after-…). RGB and the letterbox are converted
     // frame to frame by swscale, and live video copies the frame natively (YuvCanvas.loadFrame).
     // RGB only for the analysis grid: frames off it only feed live video, which takes the YUV planes as they are.
     if (sampled && this.opts.rgb !== false) {
@@ -489,5 +489,3 @@ export class VideoSource implements AsyncDisposable {
     return this.close();
   }
 }
-
-

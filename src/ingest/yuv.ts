@@ -33,7 +33,8 @@ export class YuvFrameView {
    * `f` as a `width`×`height` yuv420p picture; valid until the next call or until `f` is unreferenced. Null for a
    * frame without pixel data (the caller reports it as a broken stream).
    */
-  view(f: Frame, width: number, height: number, planes: Buffer[] | null = f.data): YuvImage | null {
+  view(f: Frame, width: number, height: number): YuvImage | null {
+    const planes = f.data;
     if (!planes) return null;
     const full = f.colorRange === AVCOL_RANGE_JPEG;
     if (isDirectYuv(f, width, height)) {

@@ -73,6 +73,7 @@ export class ClassificationBudget {
     if (scope === 'emotion' && last) last.ts = ts;
     else this.#last.set(id, { ts, fullTs: ts, size: Math.max(d.box.w, d.box.h), roll: rollAngle(d) });
   }
+
   /** A relinked track keeps its history under its surviving id. */
   rename(from: number, to: number): void {
     const v = this.#last.get(from);
