@@ -67,12 +67,22 @@ export class ClusterState {
     return parse<StreamConfig>(await this.#redis.hget(KEYS.streams, id), `stream ${id}`);
   }
 
-  /** Adds a stream unless the id exists; returns whether it was added. */
+  /**
+   * Adds a stream unless the id exists; returns whether it was added. One script, so that a stream and its place
+   * in the order appear together: as separate calls, instances seeding the same configuration at once could number
+   * it out of order (one wins cam1's HSETNX, another cam2's, and the second's INCR runs first).
+   */
   async add(config: StreamConfig): Promise<boolean> {
-    if ((await this.#redis.hsetnx(KEYS.streams, config.id, JSON.stringify(config))) !== 1) return false;
-    const seq = await this.#redis.incr(KEYS.streamsSeq);
-    await this.#redis.hset(KEYS.streamsOrder, config.id, String(seq));
-    return true;
+    const r = await this.#redis.eval(
+      `if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end redis.call('HSET', KEYS[3], ARGV[1], redis.call('INCR', KEYS[2])) return 1`,
+      3,
+      KEYS.streams,
+      KEYS.streamsSeq,
+      KEYS.streamsOrder,
+      config.id,
+      JSON.stringify(config),
+    );
+    return r === 1;
   }
 
   /** Replaces an existing stream's config; false when it no longer exists (a DELETE in between wins). */
