@@ -3,7 +3,11 @@
  * with a config, and what they are asked over HTTP (stream status, event-loop lag).
  */
 import { join, dirname } from 'node:path';
-import { writeFileSync } from 'node:fs';
+import { existsSync, renameSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import sharp from 'sharp';
+import { makeClip } from '../src/ingest/testmedia.js';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChildProcess } from 'node:child_process';
@@ -85,4 +89,31 @@ export async function waitStreaming(s: Serve, id: string, timeoutMs = 30_000): P
     const st = await status(s.base, id);
     return st?.state === 'streaming' && st.framesReceived > 0 ? true : undefined;
   }, s);
+}
+
+export const CLIP_FPS = 25;
+
+/** The live benches' camera clip (720p25, 24 s, the face-api demo photos panned), made once in the OS temp dir. */
+export async function faceClip(): Promise<string> {
+  const W = 1280;
+  const H = 720;
+  const seconds = 24;
+  const path = join(tmpdir(), `facecast-bench-live-720p25-${seconds}s-gop50.mp4`);
+  if (existsSync(path)) return path;
+  const demo = join(dirname(createRequire(import.meta.url).resolve('@vladmandic/face-api/package.json')), 'demo');
+  const photos = await Promise.all([1, 2, 3, 4, 5, 6].map((n) => sharp(join(demo, `sample${n}.jpg`)).resize(Math.round(W * 1.25)).removeAlpha().raw().toBuffer({ resolveWithObject: true })));
+  const tmp = `${path}.${process.pid}.mp4`;
+  // A camera-like stream: 25 fps, IDR every 2 s, no B-frames (WebRTC cannot carry them), x264 High profile.
+  await makeClip(tmp, {
+    width: W, height: H, fps: CLIP_FPS, seconds, gop: 2 * CLIP_FPS, bframes: 0, crf: 23,
+    frame: (i, rgb) => {
+      const p = photos[Math.floor(i / (4 * CLIP_FPS)) % photos.length];
+      const k = (i % (4 * CLIP_FPS)) / (4 * CLIP_FPS);
+      const ox = Math.round(k * (p.info.width - W));
+      const oy = Math.max(0, Math.round((p.info.height - H) / 3));
+      for (let y = 0; y < H; y++) rgb.set(p.data.subarray(((y + oy) * p.info.width + ox) * 3, ((y + oy) * p.info.width + ox + W) * 3), y * W * 3);
+    },
+  });
+  renameSync(tmp, path);
+  return path;
 }

@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { cpuModel } from './lib.js';
 import { cpuSeconds, killAllChildren, round, spawnTracked, stopChild, waitQuiet } from './live-lib.js';
-import { CONFIG_HEAD, startRelay, startServe, status, waitFor, waitStreaming, eventLoopLag } from './live-procs.js';
+import { CONFIG_HEAD, startRelay, startServe, status, waitFor, waitStreaming, eventLoopLag, faceClip } from './live-procs.js';
 import { WhepReceiver, delivery } from './live/whep-receiver.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -36,7 +36,6 @@ const CPU_PROF = argv.includes('--cpu-prof');
 const OUT = opt('out');
 /** perf record output file: samples every thread of the server over the window (native frames: x264, libavcodec, swscale, ORT). */
 const PERF = opt('perf') ?? (existsSync('/usr/bin/perf') ? join(tmpdir(), `facecast-profile-live-${process.pid}.perf.data`) : undefined);
-const CLIP = join(tmpdir(), 'facecast-bench-live-720p25-24s-gop50.mp4'); // made by bench/live.ts (faceClip)
 
 interface PerfRow { tid: number; dso: string; share: number }
 
@@ -71,7 +70,7 @@ function roles(rows: readonly PerfRow[], pid: number): Map<number, string> {
 }
 
 async function main(): Promise<void> {
-  if (!existsSync(CLIP)) throw new Error(`${CLIP} is missing: run bench/live.ts once (it makes the looped face clip)`);
+  const CLIP = await faceClip();
   const dir = mkdtempSync(join(tmpdir(), 'fc-profile-live-'));
   const profDir = join(dir, 'prof');
   const relay = await startRelay(['clip', CLIP, String(CAMERAS)]);

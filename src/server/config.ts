@@ -159,6 +159,7 @@ const InferenceSchema = z.strictObject({
   race: z.boolean().default(false).describe('Run the opt-in race classifier. Default false.'),
   tta: z.boolean().default(false).describe('Test-time augmentation (flip) for classifiers: steadier, twice the cost. Default false.'),
   manifests: z.array(z.string().min(1)).default([]).describe('Extra model manifest files (added to FACECAST_MODELS).'),
+  niceness: z.number().int().min(0).max(19).default(10).describe('Nice value of the inference thread (Linux): under load live video wins the cores and analysis runs less often. 0: same priority as video. Default 10.'),
 });
 
 const IngestSchema = z.strictObject({
@@ -369,6 +370,7 @@ export const ENV_OVERRIDES: readonly { env: string; path: readonly string[]; typ
   { env: 'FACECAST_THREADS', path: ['inference', 'threads'], type: 'int' },
   { env: 'FACECAST_RACE', path: ['inference', 'race'], type: 'bool' },
   { env: 'FACECAST_TTA', path: ['inference', 'tta'], type: 'bool' },
+  { env: 'FACECAST_NICENESS', path: ['inference', 'niceness'], type: 'int' },
   { env: 'FACECAST_MAX_LAG_MS', path: ['ingest', 'maxLagMs'], type: 'int' },
   { env: 'FACECAST_ICE_SERVERS', path: ['webrtc', 'iceServers'], type: 'json' },
   { env: 'FACECAST_HOST_ADDRESSES', path: ['webrtc', 'hostAddresses'], type: 'list' },

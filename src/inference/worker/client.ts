@@ -35,6 +35,12 @@ export interface WorkerEngineOptions extends Omit<EngineOptions, 'store'> {
   maxBackoffMs?: number;
   /** Let `crashForTests()` kill the worker (tests only). */
   allowCrash?: boolean;
+  /**
+   * Nice value of the worker thread and its onnxruntime threads (Linux; 0 = as the process). `facecast serve`
+   * uses 10 so that live video wins the cores under load and analysis, latest-frame-wins, runs a little less
+   * often instead; `facecast analyze` keeps 0 (inference is its main work).
+   */
+  niceness?: number;
 }
 
 type Kind = keyof ResultOf;
@@ -111,8 +117,8 @@ export class WorkerEngine implements Engine {
 
   /** Starts the worker and loads the models there; model errors reject here with their code (E_MODEL_LOAD …). */
   static async create(opts: WorkerEngineOptions = {}): Promise<WorkerEngine> {
-    const { restartWaitMs: _w, backoffMs: _b, maxBackoffMs: _m, allowCrash, ...options } = opts;
-    const start: WorkerStart = { options, allowCrash: allowCrash ?? false, statsIntervalMs: 1000 };
+    const { restartWaitMs: _w, backoffMs: _b, maxBackoffMs: _m, allowCrash, niceness, ...options } = opts;
+    const start: WorkerStart = { options, allowCrash: allowCrash ?? false, statsIntervalMs: 1000, niceness: niceness ?? 0 };
     const { worker, info } = await spawn(start);
     return new WorkerEngine(start, opts, worker, info);
   }
@@ -137,6 +143,11 @@ export class WorkerEngine implements Engine {
   /** Why a requested CUDA provider was not taken, if so. */
   get fallbackReason(): string | undefined {
     return this.#info.fallbackReason;
+  }
+
+  /** The worker thread's kernel id (Linux; it changes when a crashed worker restarts). */
+  get threadId(): number | undefined {
+    return this.#info.threadId;
   }
 
   /** Whether a worker is up (false while it restarts after a crash, and after close). */

@@ -19,6 +19,8 @@ export interface WorkerStart {
   allowCrash: boolean;
   /** How often the worker sends batcher stats while they change (ms). */
   statsIntervalMs: number;
+  /** Nice value the worker thread takes before loading models (see WorkerEngineOptions.niceness). */
+  niceness: number;
 }
 
 /** An RgbImage whose data is a view of a SharedArrayBuffer. */
@@ -51,6 +53,8 @@ export interface EngineInfo {
   /** Why a requested CUDA provider was not taken, if it was not. */
   fallbackReason: string | undefined;
   batchers: BatcherView[];
+  /** The worker thread's kernel id (Linux), e.g. to check its priority; undefined elsewhere. */
+  threadId: number | undefined;
 }
 
 export type Reply =

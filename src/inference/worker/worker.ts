@@ -9,6 +9,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { FaceEngine } from '../engine.js';
 import { errorMessage } from '../../core/errors.js';
 import { Logger } from '../../core/log.js';
+import { currentThreadId, lowerThreadPriority } from '../../core/thread-priority.js';
 import { toWire, type Reply, type Request, type WorkerStart } from './protocol.js';
 import type { BatcherView } from '../api.js';
 
@@ -24,6 +25,14 @@ function send(msg: Reply): void {
 /** Plain copies of the batchers' counts (the live objects keep changing while the message is in flight). */
 function batcherSnapshot(engine: FaceEngine): BatcherView[] {
   return engine.batchers.map((b) => ({ name: b.name, stats: { ...b.stats, sizes: [...b.stats.sizes] } }));
+}
+
+// Before the models load: onnxruntime's threads, created with the sessions, inherit the thread's nice value.
+const threadId = currentThreadId();
+try {
+  lowerThreadPriority(start.niceness);
+} catch (e) {
+  log.warn(`could not lower the inference thread's priority: ${errorMessage(e)}`);
 }
 
 let engine: FaceEngine;
@@ -44,6 +53,7 @@ send({
     provider: sessionInfo?.provider ?? 'cpu',
     fallbackReason: engine.sessions.find((s) => s.fallbackReason !== undefined)?.fallbackReason,
     batchers: batcherSnapshot(engine),
+    threadId,
   },
 });
 
