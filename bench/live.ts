@@ -228,6 +228,8 @@ interface CapacityStep {
   cameras: number;
   deliveredFps: { min: number; mean: number };
   dropPct: { max: number; mean: number };
+  /** RTP payload bitrate a viewer received, kb/s (mean over the viewers). */
+  viewerKbps?: number;
   analysedFps: { min: number; mean: number };
   inputFps: { min: number; mean: number };
   /** framesDropped reported by the server (ingest mailbox and later stages) over the window, all streams. */
@@ -306,6 +308,7 @@ async function capacityRun(m: (typeof MODES)[number], clip: string, dir: string,
         cameras: n,
         deliveredFps: { min: round(Math.min(...fps)), mean: round(mean(fps)) },
         dropPct: { max: round(Math.max(...drop), 2), mean: round(mean(drop), 2) },
+        viewerKbps: Math.round(mean(d.map((x) => x.kbps))),
         analysedFps: { min: round(Math.min(...analysed)), mean: round(mean(analysed)) },
         inputFps: { min: round(Math.min(...input)), mean: round(mean(input)) },
         serverDroppedFrames: st1.reduce((a, s, i) => a + (s?.framesDropped ?? 0) - (st0[i]?.framesDropped ?? 0), 0),
@@ -322,7 +325,7 @@ async function capacityRun(m: (typeof MODES)[number], clip: string, dir: string,
       };
       res.steps.push(step);
       res.available = true;
-      log(`  ${m.mode} N=${n}: delivered ${step.deliveredFps.min}/${step.deliveredFps.mean} fps (min/mean), drop ≤ ${step.dropPct.max} %, analysed ${step.analysedFps.mean} fps, server ${round(step.serverCpuCores * 100, 0)} % CPU, machine ${round(step.machineCpuCores * 100, 0)} %, SPS profile ${step.receivedProfiles.join(',')} → ${step.pass ? 'pass' : 'FAIL'}${step.analysisKeepsUp ? '' : ' (analysis behind)'}`);
+      log(`  ${m.mode} N=${n}: delivered ${step.deliveredFps.min}/${step.deliveredFps.mean} fps (min/mean), drop ≤ ${step.dropPct.max} %, ${step.viewerKbps} kb/s a viewer, analysed ${step.analysedFps.mean} fps, server ${round(step.serverCpuCores * 100, 0)} % CPU, machine ${round(step.machineCpuCores * 100, 0)} %, SPS profile ${step.receivedProfiles.join(',')} → ${step.pass ? 'pass' : 'FAIL'}${step.analysisKeepsUp ? '' : ' (analysis behind)'}`);
       if (!step.pass) break;
       best = n;
       if (step.analysisKeepsUp && (bestAnalysed === n - 1 || n === FROM_CAMERAS)) bestAnalysed = n;

@@ -15,7 +15,7 @@ const h264 = (profileLevelId: string): RTCRtpCodecParameters =>
     parameters: `level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=${profileLevelId}`,
   });
 
-export interface ReceiverMark { t: number; frames: number; ts: number; tsUnwrapped: number }
+export interface ReceiverMark { t: number; frames: number; bytes: number; ts: number; tsUnwrapped: number }
 
 export class WhepReceiver {
   frames = 0;
@@ -80,7 +80,7 @@ export class WhepReceiver {
   }
 
   mark(): ReceiverMark {
-    return { t: performance.now(), frames: this.frames, ts: this.#lastTs ?? 0, tsUnwrapped: this.#tsUnwrapped };
+    return { t: performance.now(), frames: this.frames, bytes: this.bytes, ts: this.#lastTs ?? 0, tsUnwrapped: this.#tsUnwrapped };
   }
 
   async close(): Promise<void> {
@@ -90,10 +90,10 @@ export class WhepReceiver {
 }
 
 /** Frames per second and drop fraction between two marks (expected frames from the RTP clock at `fps`). */
-export function delivery(a: ReceiverMark, b: ReceiverMark, fps: number): { fps: number; frames: number; expected: number; dropPct: number } {
+export function delivery(a: ReceiverMark, b: ReceiverMark, fps: number): { fps: number; frames: number; expected: number; dropPct: number; kbps: number } {
   const frames = b.frames - a.frames;
   const sec = (b.t - a.t) / 1000;
   const expected = Math.round((b.tsUnwrapped - a.tsUnwrapped) / (90000 / fps));
   const dropPct = expected > 0 ? Math.max(0, (1 - frames / expected) * 100) : 100;
-  return { fps: frames / sec, frames, expected, dropPct };
+  return { fps: frames / sec, frames, expected, dropPct, kbps: ((b.bytes - a.bytes) * 8) / sec / 1000 };
 }

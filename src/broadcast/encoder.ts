@@ -22,8 +22,6 @@ import { YuvConverter } from './yuv.js';
 import type { RgbImage } from '../core/types.js';
 import { packetizeH264, splitAnnexB } from './h264.js';
 
-/** x264's constant-quality factor for live video (its own default: visually good, not transparent). */
-export const DEFAULT_CRF = 23;
 /** RTP video clock. */
 export const RTP_CLOCK = 90000;
 const TIME_BASE = new Rational(1, RTP_CLOCK);
@@ -34,10 +32,7 @@ export interface LiveEncoderOptions {
   fps?: number;
   /** Seconds between periodic IDRs. Default 2. */
   gopSec?: number;
-  /**
-   * Target bitrate, bit/s (average bitrate mode). Default: constant quality (x264 CRF 23) capped at 1.5× ~0.1 bit
-   * per pixel per frame (at least 300 kb/s): see open().
-   */
+  /** Target bitrate, bit/s. Default: ~0.1 bit per pixel per frame, at least 300 kb/s. */
   bitrate?: number;
   /** Output width (height keeps the aspect; never upscales). Default: the input width. */
   width?: number;
@@ -149,10 +144,6 @@ export class LiveEncoder {
   static async open(width: number, height: number, opts: LiveEncoderOptions = {}): Promise<LiveEncoder> {
     const { width: w, height: h } = encodedSize(width, height, opts.width);
     const fps = Math.max(1, Math.round(opts.fps ?? 25));
-    // Capped constant quality by default: a camera's picture is mostly still, and an average-bitrate target spends
-    // its bits anyway (2.3 Mb/s at 720p25 where CRF 23 needs ~1.3 on the bench clip), which costs viewers bandwidth
-    // and x264 ~0.9 ms a frame of CAVLC work (bench/results/encode.md). The VBV cap still bounds the peaks.
-    const crf = opts.bitrate === undefined;
     const bitrate = opts.bitrate ?? Math.max(300_000, Math.round(w * h * fps * 0.1));
     const kbps = Math.round(bitrate / 1000);
     const level = h264Level(w, h, fps, kbps * 1500); // the VBV peak below
@@ -169,9 +160,8 @@ export class LiveEncoder {
     ctx.framerate = new Rational(fps, 1);
     ctx.gopSize = Math.max(1, Math.round(fps * (opts.gopSec ?? 2)));
     ctx.maxBFrames = 0;
-    if (!crf) ctx.bitRate = BigInt(bitrate);
+    ctx.bitRate = BigInt(bitrate);
     using options = Dictionary.fromObject({
-      ...(crf ? { crf: String(DEFAULT_CRF) } : {}),
       preset: 'ultrafast',
       tune: 'zerolatency',
       profile: 'baseline',

@@ -75,8 +75,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     classifier: { race: config.inference.race, tta: config.inference.tta },
     // The tracker's second stage uses detections down to 0.3 to keep tracks alive.
     detector: { minScore: 0.3 },
-    // Live video first: under load inference (latest-frame-wins) yields the cores to decode, encode and the event
-    // loop instead of making every viewer's video late (src/core/thread-priority.ts).
+    // inference.niceness > 0: live video first (src/core/thread-priority.ts).
     niceness: config.inference.niceness,
   });
   // The HTTP server exists before any stream, so that each stream can join the live-data hub as it is created.

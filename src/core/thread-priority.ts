@@ -1,9 +1,10 @@
 /**
- * Per-thread scheduling priority (Linux). On a loaded camera server inference must yield to live video: a
- * classification burst that takes the cores for 50 ms makes the event loop and the decoders late, frames then
- * arrive in bursts and viewers see stutter, whereas analysis is latest-frame-wins and only analyses a little less
- * often. Linux schedules threads, not processes, and setpriority(PRIO_PROCESS, tid) sets one thread's nice
- * value; threads it creates afterwards (onnxruntime's pool) inherit it.
+ * Per-thread scheduling priority (Linux), for `inference.niceness`: an operator who prefers smooth video to
+ * analysis can let inference yield the cores (analysis is latest-frame-wins: it then analyses fewer frames).
+ * Not the default: CFS gives a nice-10 thread ~1/10 of a contended core, and on 2 cores analysis starved long
+ * before video needed the time (bench/results/live-niceness10.md). Linux schedules threads, not processes, and
+ * setpriority(PRIO_PROCESS, tid) sets one thread's nice value; threads it creates afterwards (onnxruntime's pool)
+ * inherit it.
  */
 import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';

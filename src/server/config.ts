@@ -159,7 +159,7 @@ const InferenceSchema = z.strictObject({
   race: z.boolean().default(false).describe('Run the opt-in race classifier. Default false.'),
   tta: z.boolean().default(false).describe('Test-time augmentation (flip) for classifiers: steadier, twice the cost. Default false.'),
   manifests: z.array(z.string().min(1)).default([]).describe('Extra model manifest files (added to FACECAST_MODELS).'),
-  niceness: z.number().int().min(0).max(19).default(10).describe('Nice value of the inference thread (Linux): under load live video wins the cores and analysis runs less often. 0: same priority as video. Default 10.'),
+  niceness: z.number().int().min(0).max(19).default(0).describe('Nice value of the inference thread (Linux). Above 0, live video wins the cores under load and analysis runs less often. Default 0 (same priority as video).'),
 });
 
 const IngestSchema = z.strictObject({

@@ -36,9 +36,8 @@ export interface WorkerEngineOptions extends Omit<EngineOptions, 'store'> {
   /** Let `crashForTests()` kill the worker (tests only). */
   allowCrash?: boolean;
   /**
-   * Nice value of the worker thread and its onnxruntime threads (Linux; 0 = as the process). `facecast serve`
-   * uses 10 so that live video wins the cores under load and analysis, latest-frame-wins, runs a little less
-   * often instead; `facecast analyze` keeps 0 (inference is its main work).
+   * Nice value of the worker thread and its onnxruntime threads (Linux; 0 = as the process). Above 0 live video
+   * wins the cores under load and analysis, latest-frame-wins, runs less often (`inference.niceness`).
    */
   niceness?: number;
 }

@@ -33,7 +33,7 @@ test('loadConfig() with nothing gives the documented defaults, deep-frozen', () 
   const c = loadConfig({ env: {} });
   assert.deepEqual(c, {
     server: { host: '127.0.0.1', port: 8080, bodyLimit: 1024 * 1024 },
-    inference: { provider: 'cpu', threads: 1, race: false, tta: false, manifests: [], niceness: 10 },
+    inference: { provider: 'cpu', threads: 1, race: false, tta: false, manifests: [], niceness: 0 },
     ingest: { maxLagMs: 500, stallTimeoutMs: 5000 },
     webrtc: { iceServers: [] },
     streams: [],
