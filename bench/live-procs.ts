@@ -64,7 +64,7 @@ export async function startServe(yaml: string, dir: string, nodeArgs: string[] =
 
 export const CONFIG_HEAD = 'server: { host: 127.0.0.1, port: 0 }\nwebrtc: { hostAddresses: [127.0.0.1] }\ndemo: { enabled: false }\n' + 'security: { sources: { allowLoopback: true } }\n'; // the bench's cameras are on 127.0.0.1
 
-export interface StreamStatus { state: string; inputFps: number; analysedFps: number; outputFps: number; videoFramesDropped: number; latencyMs: number; processingMs?: number; ingestLagMs?: number; framesSkipped?: number; viewers: number; faces: number; framesReceived: number; framesDropped: number; lastError?: string }
+export interface StreamStatus { state: string; inputFps: number; analysedFps: number; outputFps: number; videoFramesDropped: number; latencyMs: number; processingMs?: number; ingestLagMs?: number; framesSkipped?: number; viewers: number; faces: number; framesReceived: number; framesAnalysed: number; framesDropped: number; lastError?: string }
 
 export async function status(base: string, id: string): Promise<StreamStatus | undefined> {
   const r = await fetch(`${base}/api/streams/${id}`).catch(() => undefined);

@@ -91,6 +91,7 @@ async function main(): Promise<void> {
     const cpu0 = cpuSeconds(pid, false);
     const marks0 = viewers.map((v) => v.mark());
     const s0 = await scrape(serve.base);
+    const st0 = await Promise.all(viewers.map((_, i) => status(serve.base, `cam${i}`)));
     await eventLoopLag(serve.base);
     const t0 = performance.now();
     const perf = PERF ? spawnTracked('perf', ['record', '-F', '499', '-p', String(pid), '-o', PERF, '--', 'sleep', String(WINDOW_SEC)], { stdio: 'ignore' }) : undefined;
@@ -123,7 +124,7 @@ async function main(): Promise<void> {
       machine: { cpu: cpuModel(), cores: cpus().length, node: process.version },
       settings: { cameras: CAMERAS, mode: MODE, analysisFps: ANALYSIS_FPS ?? 'every frame', windowSec: WINDOW_SEC },
       serverCores: round(total, 3), serverCoresPerCamera: round(total / CAMERAS, 3),
-      deliveredFps: d.map((x) => round(x.fps)), analysedFps: st.map((s) => s?.analysedFps ?? 0), eventLoopLag: lag,
+      deliveredFps: d.map((x) => round(x.fps)), analysedFps: st.map((s, i) => round(((s?.framesAnalysed ?? 0) - (st0[i]?.framesAnalysed ?? 0)) / wall)), eventLoopLag: lag, // over the window, not the status' last second
       memoryMB: Object.fromEntries([...s1.memoryMB].map(([k, v]) => [k, { start: round(s0.memoryMB.get(k) ?? 0), end: round(v) }])),
       // Wall time per stage call over the window (all streams): detect and classify include the wait for a batch.
       stages: Object.fromEntries([...s1.stages].map(([st, v]) => { const n = v.n - (s0.stages.get(st)?.n ?? 0); const sec = v.sec - (s0.stages.get(st)?.sec ?? 0); return [st, { perSec: round(n / wall, 1), meanMs: n ? round((1000 * sec) / n, 2) : 0 }]; })),

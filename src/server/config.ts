@@ -4,7 +4,6 @@
  * credentials never reach logs or API responses. Every key is documented in docs/config.md.
  */
 import { readFileSync } from 'node:fs';
-import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
@@ -14,6 +13,7 @@ import type { ZoneConfig } from '../pipeline/groups/zones.js';
 import { PrivacySchema, SecuritySchema } from './security-config.js';
 import { parseSource } from '../core/source.js';
 import { EventsSchema } from '../events/schema.js';
+import { WebrtcSchema } from './webrtc-config.js';
 
 export { redactUrl, redactUrls } from '../core/redact.js';
 import { redactUrl } from '../core/redact.js';
@@ -172,23 +172,6 @@ const IngestSchema = z.strictObject({
     .default(500)
     .describe('Live sources: when ingest falls behind the camera by more than this (ms), packets are dropped undecoded up to a key frame that is live again (counted as stage "ingest" drops). 0: never skip. Default 500; a stream\'s maxLagMs overrides it.'),
   stallTimeoutMs: z.number().int().min(500).max(120_000).default(5000).describe('A source with no frame for this long is "stalled" and reconnected, ms. Default 5000.'),
-});
-
-const IceServerSchema = z.strictObject({
-  urls: z
-    .union([z.string(), z.array(z.string()).min(1)])
-    .refine((u) => (Array.isArray(u) ? u : [u]).every((s) => /^(stun|stuns|turn|turns):\S+$/.test(s)), 'each URL must start with stun:, stuns:, turn: or turns:')
-    .describe('STUN/TURN URL or URLs.'),
-  username: z.string().optional().describe('TURN username.'),
-  credential: z.string().optional().describe('TURN password.'),
-});
-
-const WebrtcSchema = z.strictObject({
-  iceServers: z.array(IceServerSchema).default([]).describe('ICE servers for viewer peers. Default none: host candidates only, no traffic to a public STUN.'),
-  hostAddresses: z
-    .array(z.string().refine((s) => isIP(s) !== 0, 'must be an IP address'))
-    .optional()
-    .describe('Addresses to offer as host candidates (e.g. the LAN address inside a container). Default: every interface.'),
 });
 
 const MetricsSchema = z.strictObject({
@@ -374,6 +357,7 @@ export const ENV_OVERRIDES: readonly { env: string; path: readonly string[]; typ
   { env: 'FACECAST_MAX_LAG_MS', path: ['ingest', 'maxLagMs'], type: 'int' },
   { env: 'FACECAST_ICE_SERVERS', path: ['webrtc', 'iceServers'], type: 'json' },
   { env: 'FACECAST_HOST_ADDRESSES', path: ['webrtc', 'hostAddresses'], type: 'list' },
+  { env: 'FACECAST_PLAYOUT_DELAY_MS', path: ['webrtc', 'playoutDelayMs'], type: 'json' },
   { env: 'FACECAST_DEMO', path: ['demo', 'enabled'], type: 'demo' },
   { env: 'FACECAST_METRICS', path: ['metrics', 'enabled'], type: 'bool' },
   { env: 'FACECAST_METRICS_PORT', path: ['metrics', 'port'], type: 'int' },

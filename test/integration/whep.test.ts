@@ -16,7 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import express from 'express';
-import { RTCPeerConnection, RTCRtpCodecParameters } from 'werift';
+import { RTCPeerConnection, RTCRtpCodecParameters, RTCRtpHeaderExtensionParameters } from 'werift';
 import { chromium } from 'playwright-core';
 import { FaceEngine } from '../../src/inference/engine.ts';
 import { LiveEncoder, RTP_MAX_PAYLOAD } from '../../src/broadcast/encoder.ts';
@@ -30,6 +30,7 @@ import { h264Profile } from '../../src/broadcast/h264.ts';
 import { loadSprites, makeSyntheticClip, measureSprites } from '../helpers/synthetic.ts';
 import { until } from '../helpers/wait.ts';
 import { icePeerConfig, pinStunServer } from '../../src/core/ice.ts';
+import { PLAYOUT_DELAY_URI, decodePlayoutDelay } from '../../src/broadcast/webrtc/playout-delay.ts';
 
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--allow-loopback-in-peer-connection', '--disable-features=WebRtcHideLocalIpsWithMdns', '--autoplay-policy=no-user-gesture-required'];
 
@@ -150,6 +151,8 @@ test('Chromium plays the annotated stream over WHEP; DELETE ends the session', a
     assert.ok(candidates.length > 0, 'the answer carries candidates');
     for (const c of candidates) assert.match(c, / 127\.0\.0\.1 \d+ typ host/, `only the loopback host candidate: ${c}`);
     assert.match(answer, /H264\/90000/);
+    // Chromium offers the playout-delay extension; the answer keeps it (webrtc.playoutDelayMs, default 0).
+    assert.match(answer, /^a=extmap:\d+ http:\/\/www\.webrtc\.org\/experiments\/rtp-hdrext\/playout-delay\r?$/m);
     assert.ok(answerMs < 4000, `answer in ${answerMs.toFixed(0)} ms (werift's public-STUN wait would be ~5 s)`);
     assert.equal(service.viewerCount('cam0'), 1);
 
@@ -383,5 +386,65 @@ test('passthrough of a Main-profile camera: the answer names the offer\'s Main p
     await until(() => service.viewerCount('cam1') === 0, 5000, 'the viewer count to drop to 0');
   } finally {
     await browser.close();
+  }
+});
+
+test('playout delay: every packet to a viewer that offers the extension carries min 0 / max 0 under the offered id, overlay and passthrough; null answers without it', async () => {
+  const ice = { iceServers: [], hostAddresses: ['127.0.0.1'] };
+  const codec = new RTCRtpCodecParameters({ mimeType: 'video/H264', clockRate: 90000, rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }], parameters: 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=64001f' });
+  const watch = async (url: string): Promise<{ answer: string; id: number; seen: { ext: number; delay: string }[]; pc: RTCPeerConnection }> => {
+    const pc = new RTCPeerConnection({ codecs: { video: [codec] }, headerExtensions: { video: [new RTCRtpHeaderExtensionParameters({ uri: PLAYOUT_DELAY_URI })] }, ...icePeerConfig(ice) });
+    const seen: { ext: number; delay: string }[] = [];
+    let id = 0;
+    const tr = pc.addTransceiver('video', { direction: 'recvonly' });
+    tr.onTrack.subscribe((track) =>
+      track.onReceiveRtp.subscribe((rtp) => {
+        const e = rtp.header.extensions.find((x) => x.id === id);
+        seen.push({ ext: rtp.header.extensions.length, delay: e ? JSON.stringify(decodePlayoutDelay(e.payload)) : 'none' });
+      }),
+    );
+    const offer = await pc.createOffer();
+    pinStunServer(pc, ice);
+    await pc.setLocalDescription(offer);
+    // werift numbers the offer's extensions itself; the answer, and every packet, must use the offer's number.
+    id = Number(new RegExp(`^a=extmap:(\\d+) ${PLAYOUT_DELAY_URI.replace(/[./]/g, '\\$&')}\r?$`, 'm').exec(pc.localDescription?.sdp ?? '')?.[1]);
+    assert.ok(id >= 1, 'the offer carries the extension');
+    const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: pc.localDescription?.sdp ?? '' });
+    const answer = await res.text();
+    assert.equal(res.status, 201, answer);
+    await pc.setRemoteDescription({ type: 'answer', sdp: answer });
+    return { answer, id, seen, pc };
+  };
+  for (const overlay of ['server', 'client'] as const) {
+    const v = await watch(`${base}/whep/cam0?overlay=${overlay}`);
+    try {
+      assert.ok(v.answer.includes(`a=extmap:${v.id} ${PLAYOUT_DELAY_URI}`), `${overlay}: the answer keeps the extension under the offer's id (${v.id})`);
+      await until(() => v.seen.length >= 30, 15000, `${overlay}: packets at the viewer`);
+      assert.deepEqual([...new Set(v.seen.map((x) => x.delay))], [JSON.stringify({ minMs: 0, maxMs: 0 })], `${overlay}: every packet asks for no playout delay`);
+      assert.deepEqual([...new Set(v.seen.map((x) => x.ext))], [1], `${overlay}: and carries no other extension`);
+    } finally {
+      await v.pc.close();
+    }
+  }
+  // null: no extension negotiated, none sent.
+  const off = new WhepService({ lookup: (id) => (id === 'cam0' ? handle : undefined), webrtc: { iceServers: [], hostAddresses: ['127.0.0.1'], playoutDelayMs: null } });
+  const app = express();
+  app.use(whepRouter(off));
+  app.use(errorHandler);
+  const srv = await new Promise<Server>((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  try {
+    const v = await watch(`http://127.0.0.1:${(srv.address() as AddressInfo).port}/whep/cam0?overlay=server`);
+    try {
+      assert.ok(!v.answer.includes(PLAYOUT_DELAY_URI), 'playoutDelayMs null: the answer has no playout-delay extension');
+      await until(() => v.seen.length >= 30, 15000, 'packets at the viewer (playoutDelayMs null)');
+      assert.deepEqual([...new Set(v.seen.map((x) => x.delay))], ['none'], 'playoutDelayMs null: no packet carries it');
+    } finally {
+      await v.pc.close();
+    }
+  } finally {
+    await off.close();
+    await new Promise<void>((r) => srv.close(() => r()));
   }
 });

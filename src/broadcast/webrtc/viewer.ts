@@ -86,6 +86,8 @@ export class WhepViewer extends TypedEmitter<WhepViewerEvents> implements Broadc
   /** performance.now() of the last packet or STUN request seen from the peer. */
   lastHeardAt = performance.now();
   #seq = Math.floor(Math.random() * 0x10000);
+  /** Header extensions stamped on every packet (the negotiated playout delay, see playout-delay.ts). */
+  #extensions: { id: number; payload: Buffer }[] = [];
   #closed = false;
   #gone = false;
   #timer: NodeJS.Timeout | undefined;
@@ -99,9 +101,19 @@ export class WhepViewer extends TypedEmitter<WhepViewerEvents> implements Broadc
     this.sender = sender;
   }
 
+  /**
+   * Stamps the playout-delay extension on every packet from now on, under the id the offer gave it (a one-byte
+   * header id, 1–14: werift writes one-byte headers). On every packet, not only key frames: a receiver that joins
+   * or loses packets applies it from the next frame it gets, and it costs 4 bytes a packet.
+   */
+  setPlayoutDelay(id: number, payload: Buffer): void {
+    if (!Number.isInteger(id) || id < 1 || id > 14) throw new RangeError(`a one-byte RTP header extension id is 1..14 (got ${id})`);
+    this.#extensions = [{ id, payload }];
+  }
+
   /** Sends one packet without waiting; the sender rewrites SSRC and payload type. */
   send(payload: Buffer, timestamp: number, marker: boolean): void {
-    const header = new RtpHeader({ payloadType: 96, sequenceNumber: this.#seq, timestamp, marker });
+    const header = new RtpHeader({ payloadType: 96, sequenceNumber: this.#seq, timestamp, marker, extensions: this.#extensions });
     this.#seq = (this.#seq + 1) & 0xffff;
     this.inFlight++;
     this.sender

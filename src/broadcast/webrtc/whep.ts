@@ -23,7 +23,7 @@
  * Fan-out never waits on a viewer: each viewer's packets go to its own sender without awaiting; a viewer with
  * too many sends still in flight skips frames (and restarts at the next key frame), the others are not affected.
  */
-import { RTCPeerConnection, RTCRtpCodecParameters } from 'werift';
+import { RTCPeerConnection, RTCRtpCodecParameters, RTCRtpHeaderExtensionParameters } from 'werift';
 import type { PeerConfig } from 'werift';
 import { Logger } from '../../core/log.js';
 import { icePeerConfig, pinStunServer } from '../../core/ice.js';
@@ -34,6 +34,7 @@ import type { LiveConnection, LivePacket } from '../../ingest/live.js';
 import { EncodedBroadcast, PassthroughBroadcast, type Broadcast, type OverlayKind, type VideoFeed } from '../broadcast.js';
 import { H264Framer } from '../h264.js';
 import { chooseH264, withProfileLevelId } from './h264-sdp.js';
+import { DEFAULT_PLAYOUT_DELAY_MS, PLAYOUT_DELAY_URI, encodePlayoutDelay } from './playout-delay.js';
 import { CLOSE_REASON_TEXT, VIEWER_CLOSE_REASONS, WhepViewer, type ViewerCloseReason } from './viewer.js';
 
 export { WhepViewer, VIEWER_CLOSE_REASONS, type ViewerCloseReason } from './viewer.js';
@@ -59,7 +60,7 @@ const H264 = (): RTCRtpCodecParameters =>
     parameters: `level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=${ENCODED_PLID}`,
   });
 
-export type WebrtcConfig = Pick<Config['webrtc'], 'iceServers' | 'hostAddresses'>;
+export type WebrtcConfig = Pick<Config['webrtc'], 'iceServers' | 'hostAddresses' | 'playoutDelayMs'>;
 
 export interface WhepServiceOptions {
   /** The stream behind an id, or undefined when there is none (→ 404). */
@@ -108,6 +109,7 @@ export class WhepService {
   /** Sessions ended, by reason (facecast_whep_sessions_closed_total). */
   readonly sessionsClosed: Record<ViewerCloseReason, number> = Object.fromEntries(VIEWER_CLOSE_REASONS.map((r) => [r, 0])) as Record<ViewerCloseReason, number>;
   #closed = false;
+  #delayPayload: Buffer | undefined;
 
   constructor(opts: WhepServiceOptions) {
     this.#opts = opts;
@@ -193,6 +195,12 @@ export class WhepService {
       // entry when the offer was set; the answer names `choice`, so the packets must carry its payload type, or a
       // receiver drops them all (the bench's werift viewer offered 42e01f before 64001f: no packet passed).
       transceiver.sender.codec = choice.codec;
+      const delay = this.#playoutDelay();
+      if (delay) {
+        // The answer carries the extension only when the offer did (werift keeps the offer's id); browsers offer it.
+        const ext = transceiver.headerExtensions.find((e) => e.uri === PLAYOUT_DELAY_URI);
+        if (ext && ext.id >= 1 && ext.id <= 14) viewer.setPlayoutDelay(ext.id, delay);
+      }
       pinStunServer(pc, this.#opts.webrtc);
       await pc.setLocalDescription(await pc.createAnswer()); // gathers every candidate before it resolves
       const answerSdp = pc.localDescription?.sdp;
@@ -303,7 +311,16 @@ export class WhepService {
   }
 
   #peerConfig(): Partial<PeerConfig> {
-    return { codecs: { video: [H264()] }, headerExtensions: { video: [] }, ...icePeerConfig(this.#opts.webrtc) };
+    const video = this.#playoutDelay() ? [new RTCRtpHeaderExtensionParameters({ uri: PLAYOUT_DELAY_URI })] : [];
+    return { codecs: { video: [H264()] }, headerExtensions: { video }, ...icePeerConfig(this.#opts.webrtc) };
+  }
+
+  /** The playout-delay payload viewers get (0 .. webrtc.playoutDelayMs), or undefined when it is off (null). */
+  #playoutDelay(): Buffer | undefined {
+    const max = this.#opts.webrtc?.playoutDelayMs === undefined ? DEFAULT_PLAYOUT_DELAY_MS : this.#opts.webrtc.playoutDelayMs;
+    if (max === null) return undefined;
+    this.#delayPayload ??= encodePlayoutDelay(0, max);
+    return this.#delayPayload;
   }
 }
 

@@ -1,0 +1,160 @@
+/**
+ * RTSP ingest delay: how much later than a plain RTP client facecast's ingest (FFmpeg's RTSP demuxer, through
+ * VideoSource) hands out each access unit and each decoded frame.
+ *
+ *   node --import tsx bench/rtsp-demux.ts [--seconds=15] [--fps=25]
+ *
+ * A 720p clip (x264, one slice per frame, no B-frames, like a camera) is served in a loop in real time by
+ * GStreamer's RTSP server (test/helpers/rtsp_server.py). Two clients watch it at once over TCP on loopback:
+ * the reference, GStreamer's rtspsrc with no jitter buffer, depayloaded to access units (bench/live/rtsp_probe.py),
+ * and facecast's VideoSource with a packet listener (passthrough's path) and live decoding (the analysis and
+ * overlay path). Access units are matched by their size (sizes seen once on each side only); delay = facecast's
+ * wall clock − the reference's for the same access unit. A demuxer that waits for the next frame to know where
+ * this one ends shows one frame period (1000 / fps ms) here.
+ *
+ * Writes bench/results/rtsp-demux.json and .md (rtsp-demux-<fps>fps.* for another --fps).
+ */
+import '../src/core/polyfill.js';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { AV_LOG_ERROR } from 'node-av/constants';
+import { Log } from 'node-av/lib';
+import { makeClip } from '../src/ingest/testmedia.js';
+import { VideoSource } from '../src/ingest/video.js';
+import { RtspTestServer } from '../test/helpers/rtsp-server.js';
+import { cpuModel, pkgVersion } from './lib.js';
+
+const argv = process.argv.slice(2);
+const opt = (name: string): string | undefined => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+const SECONDS = Number(opt('seconds') ?? 15);
+const FPS = Number(opt('fps') ?? 25);
+const OUT_DIR = join(dirname(fileURLToPath(import.meta.url)), 'results');
+const PROBE = fileURLToPath(new URL('./live/rtsp_probe.py', import.meta.url));
+/** Samples from the first second are left out: both clients are still starting (FFmpeg probes the stream). */
+const SKIP_MS = 2000;
+Log.setLevel(AV_LOG_ERROR);
+
+interface Seen {
+  wall: number;
+  bytes: number;
+}
+
+function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.min(s.length - 1, Math.floor(p * s.length))] : NaN;
+}
+
+/** Delay of `late` behind `ref` for the access units whose size occurs exactly once on both sides. */
+function delays(ref: Seen[], late: Seen[]): number[] {
+  const once = (xs: Seen[]): Map<number, number> => {
+    const m = new Map<number, number | null>();
+    for (const x of xs) m.set(x.bytes, m.has(x.bytes) ? null : x.wall);
+    return new Map([...m].filter((e): e is [number, number] => e[1] !== null));
+  };
+  const r = once(ref);
+  const out: number[] = [];
+  for (const [bytes, wall] of once(late)) {
+    const w = r.get(bytes);
+    if (w !== undefined) out.push(wall - w);
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'fc-rtsp-demux-'));
+  const clip = join(dir, 'cam.mp4');
+  // A flat picture with a moving patch of noise: every frame a different size (the matching key) at a modest bitrate.
+  let seed = 7;
+  await makeClip(clip, {
+    width: 1280, height: 720, fps: FPS, seconds: 10, gop: 2 * FPS, bframes: 0, profile: 'baseline',
+    frame: (i, rgb) => {
+      if (i === 0) rgb.fill(110);
+      const x0 = (i * 8) % (1280 - 160);
+      for (let y = 200; y < 360; y++) {
+        for (let x = x0; x < x0 + 160; x++) {
+          seed = (seed * 1103515245 + 12345) >>> 0;
+          const p = (y * 1280 + x) * 3;
+          rgb[p] = rgb[p + 1] = rgb[p + 2] = 80 + ((seed >>> 24) & 63);
+        }
+      }
+    },
+  });
+  await using server = await RtspTestServer.start(clip);
+  const ref: Seen[] = [];
+  const probe = spawn('/usr/bin/python3', [PROBE, server.url, String(SECONDS + 4)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let buf = '';
+  probe.stdout.setEncoding('utf8').on('data', (d: string) => {
+    buf += d;
+    let nl;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const m = /^AU (\S+) (\d+) [01]$/.exec(buf.slice(0, nl));
+      buf = buf.slice(nl + 1);
+      if (m) ref.push({ wall: Number(m[1]), bytes: Number(m[2]) });
+    }
+  });
+  const packets: Seen[] = [];
+  const frames: Seen[] = [];
+  const byPts = new Map<number, number>(); // packet pts → its size, to name each decoded frame by its access unit
+  const ctl = new AbortController();
+  const src = await VideoSource.open(server.url, {
+    signal: ctl.signal,
+    onPacket: (p) => {
+      packets.push({ wall: Date.now(), bytes: p.data.length });
+      byPts.set(Math.round(p.ptsSec * 1000), p.data.length);
+    },
+    wantsPackets: () => true,
+    deliverAll: () => true,
+    rgb: false,
+  });
+  const t0 = Date.now();
+  try {
+    for await (const f of src.liveFrames()) {
+      const bytes = byPts.get(Math.round(f.ptsSec * 1000));
+      if (bytes !== undefined) frames.push({ wall: Date.now(), bytes });
+      if (Date.now() - t0 > SECONDS * 1000) break;
+    }
+  } finally {
+    ctl.abort();
+    await src.close();
+    await new Promise((r) => (probe.exitCode !== null ? r(null) : probe.once('exit', r)));
+    rmSync(dir, { recursive: true, force: true });
+  }
+  // Annex-B access units on both sides; FFmpeg's packets may carry in-band SPS/PPS the same way GStreamer's do.
+  const start = t0 + SKIP_MS;
+  const refKept = ref.filter((x) => x.wall >= start);
+  const demux = delays(refKept, packets.filter((x) => x.wall >= start));
+  const decoded = delays(refKept, frames.filter((x) => x.wall >= start));
+  if (demux.length < 10) throw new Error(`only ${demux.length} access units matched (reference ${refKept.length}, facecast ${packets.length}): sizes differ between the clients?`);
+  const summary = (xs: number[]) => ({ n: xs.length, p50: Math.round(percentile(xs, 0.5) * 10) / 10, p95: Math.round(percentile(xs, 0.95) * 10) / 10, min: Math.round(Math.min(...xs) * 10) / 10 });
+  const result = {
+    bench: 'rtsp-demux',
+    started: new Date().toISOString(),
+    machine: { cpu: cpuModel(), cores: cpus().length, node: process.version, nodeAv: pkgVersion('node-av') },
+    settings: { seconds: SECONDS, fps: FPS, width: 1280, height: 720, framePeriodMs: 1000 / FPS },
+    referenceAccessUnits: refKept.length,
+    packetDelayMs: summary(demux),
+    decodedFrameDelayMs: summary(decoded),
+  };
+  const md = [
+    `# RTSP ingest delay behind a plain RTP client (${result.started})`,
+    '',
+    `\`node --import tsx bench/rtsp-demux.ts --seconds=${SECONDS} --fps=${FPS}\` on ${result.machine.cpu} (${result.machine.cores} cores), node ${result.machine.node}, node-av ${result.machine.nodeAv}.`,
+    '',
+    `1280×720 at ${FPS} fps (one frame = ${1000 / FPS} ms) from GStreamer's RTSP server over TCP on loopback. Reference: GStreamer's rtspsrc (latency=0) → rtph264depay, access-unit aligned. Delay = when facecast's VideoSource has it − when the reference had the same access unit (matched by size), ms.`,
+    '',
+    '| what facecast has | n | p50 | p95 | min |',
+    '|---|---|---|---|---|',
+    `| the packet (demuxed: what passthrough forwards) | ${result.packetDelayMs.n} | ${result.packetDelayMs.p50} | ${result.packetDelayMs.p95} | ${result.packetDelayMs.min} |`,
+    `| the decoded frame (what analysis and the overlay take) | ${result.decodedFrameDelayMs.n} | ${result.decodedFrameDelayMs.p50} | ${result.decodedFrameDelayMs.p95} | ${result.decodedFrameDelayMs.min} |`,
+    '',
+  ].join('\n');
+  const name = FPS === 25 ? 'rtsp-demux' : `rtsp-demux-${FPS}fps`;
+  writeFileSync(join(OUT_DIR, `${name}.json`), JSON.stringify(result, null, 2) + '\n');
+  writeFileSync(join(OUT_DIR, `${name}.md`), md);
+  console.log(md);
+}
+
+await main();
