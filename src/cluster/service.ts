@@ -11,7 +11,7 @@ import type { Readiness, StreamInfo, StreamService, StreamStatus } from '../serv
 import type { ClusterCoordinator } from './coordinator.js';
 
 /** Status of a desired stream that no instance runs right now (between owners, or not yet placed). */
-const UNPLACED: StreamStatus = { state: 'idle', inputFps: 0, analysedFps: 0, outputFps: 0, latencyMs: 0, processingMs: 0, ingestLagMs: 0, sinceFrameMs: 0, viewers: 0, faces: 0, framesReceived: 0, framesDropped: 0, framesSkipped: 0, videoFramesDropped: 0 };
+const UNPLACED: StreamStatus = { state: 'idle', inputFps: 0, analysedFps: 0, outputFps: 0, latencyMs: 0, processingMs: 0, ingestLagMs: 0, sinceFrameMs: 0, viewers: 0, faces: 0, framesReceived: 0, framesAnalysed: 0, framesDropped: 0, framesSkipped: 0, videoFramesDropped: 0 };
 
 export class ClusterStreamService implements StreamService {
   readonly #node: ClusterCoordinator;

@@ -34,6 +34,8 @@ export interface StreamStatus {
   faces: number;
   /** Frames decoded since the stream started. */
   framesReceived: number;
+  /** Frames analysed since the stream started (rates over any window: difference of two readings). */
+  framesAnalysed: number;
   /** Frames replaced before analysis could take them, since the stream started. */
   framesDropped: number;
   /** Frames dropped undecoded by ingest to catch up with the camera (behind by more than maxLagMs). */

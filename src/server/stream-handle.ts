@@ -223,7 +223,7 @@ export class RuntimeHandle extends TypedEmitter<RuntimeHandleEvents> implements 
   status(): StreamStatus {
     const r = this.#runtime;
     const v = this.#video();
-    if (!r) return { state: this.#config.enabled && this.acceptsWhip ? 'idle' : 'stopped', inputFps: 0, analysedFps: 0, outputFps: 0, latencyMs: 0, processingMs: 0, ingestLagMs: 0, sinceFrameMs: 0, viewers: v.viewers, faces: 0, framesReceived: 0, framesDropped: 0, framesSkipped: 0, videoFramesDropped: v.dropped };
+    if (!r) return { state: this.#config.enabled && this.acceptsWhip ? 'idle' : 'stopped', inputFps: 0, analysedFps: 0, outputFps: 0, latencyMs: 0, processingMs: 0, ingestLagMs: 0, sinceFrameMs: 0, viewers: v.viewers, faces: 0, framesReceived: 0, framesAnalysed: 0, framesDropped: 0, framesSkipped: 0, videoFramesDropped: v.dropped };
     const s = r.status();
     const out: StreamStatus = {
       state: s.state === 'closed' ? 'stopped' : s.state,
@@ -237,6 +237,7 @@ export class RuntimeHandle extends TypedEmitter<RuntimeHandleEvents> implements 
       viewers: v.viewers,
       faces: s.faces,
       framesReceived: s.framesReceived,
+      framesAnalysed: s.framesAnalysed,
       framesDropped: s.framesDropped,
       framesSkipped: s.framesSkipped,
       videoFramesDropped: v.dropped,

@@ -28,5 +28,5 @@ export const WebrtcSchema = z.strictObject({
     .max(PLAYOUT_DELAY_MAX_MS)
     .nullable()
     .default(DEFAULT_PLAYOUT_DELAY_MS)
-    .describe('The longest a viewer\'s browser may hold frames before showing them, ms (RTP playout-delay extension). 0: show each frame once decoded; null: the browser decides (its jitter buffer). Default 0.'),
+    .describe('The longest a viewer\'s browser may hold frames before showing them, ms (RTP playout-delay extension). 0: show each frame once decoded; null: the browser decides (its jitter buffer). Default null.'),
 });

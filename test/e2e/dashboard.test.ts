@@ -40,7 +40,7 @@ function handle(rt: StreamRuntime, config: StreamConfig): StreamHandle {
   return {
     status() {
       const s = rt.status();
-      return { state: s.state === 'closed' ? 'stopped' : s.state, inputFps: s.inputFps, analysedFps: s.analysedFps, outputFps: 0, latencyMs: s.latencyMs, processingMs: s.processingMs, ingestLagMs: s.ingestLagMs, sinceFrameMs: s.sinceFrameMs, viewers: 0, faces: s.faces, framesReceived: s.framesReceived, framesDropped: s.framesDropped, framesSkipped: s.framesSkipped, videoFramesDropped: 0 };
+      return { state: s.state === 'closed' ? 'stopped' : s.state, inputFps: s.inputFps, analysedFps: s.analysedFps, outputFps: 0, latencyMs: s.latencyMs, processingMs: s.processingMs, ingestLagMs: s.ingestLagMs, sinceFrameMs: s.sinceFrameMs, viewers: 0, faces: s.faces, framesReceived: s.framesReceived, framesAnalysed: s.framesAnalysed, framesDropped: s.framesDropped, framesSkipped: s.framesSkipped, videoFramesDropped: 0 };
     },
     groups: () => rt.latestRecord?.groups ?? [],
     snapshot: async () => (rt.latestFrame ? annotatedJpeg(rt.latestFrame.image, rt.latestRecord, 80, { zones }) : undefined),
@@ -54,7 +54,7 @@ function handle(rt: StreamRuntime, config: StreamConfig): StreamHandle {
 /** An idle WHIP publish point: no runtime, no frames (what RuntimeHandle reports before anyone publishes). */
 function idleHandle(): StreamHandle {
   return {
-    status: () => ({ state: 'idle', inputFps: 0, analysedFps: 0, outputFps: 0, latencyMs: 0, processingMs: 0, ingestLagMs: 0, sinceFrameMs: 0, viewers: 0, faces: 0, framesReceived: 0, framesDropped: 0, framesSkipped: 0, videoFramesDropped: 0 }),
+    status: () => ({ state: 'idle', inputFps: 0, analysedFps: 0, outputFps: 0, latencyMs: 0, processingMs: 0, ingestLagMs: 0, sinceFrameMs: 0, viewers: 0, faces: 0, framesReceived: 0, framesAnalysed: 0, framesDropped: 0, framesSkipped: 0, videoFramesDropped: 0 }),
     groups: () => [],
     snapshot: async () => undefined,
     update: async () => undefined,

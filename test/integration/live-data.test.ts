@@ -35,7 +35,7 @@ function info(): StreamInfo {
     id: 'cam0',
     name: 'cam0',
     config: { id: 'cam0', source: 'file:///clip.mp4' } as StreamInfo['config'],
-    status: { state: s.state === 'closed' ? 'stopped' : s.state, inputFps: s.inputFps, analysedFps: s.analysedFps, outputFps: 0, latencyMs: s.latencyMs, processingMs: s.processingMs, ingestLagMs: s.ingestLagMs, sinceFrameMs: s.sinceFrameMs, viewers: 0, faces: s.faces, framesReceived: s.framesReceived, framesDropped: s.framesDropped, framesSkipped: s.framesSkipped, videoFramesDropped: 0 },
+    status: { state: s.state === 'closed' ? 'stopped' : s.state, inputFps: s.inputFps, analysedFps: s.analysedFps, outputFps: 0, latencyMs: s.latencyMs, processingMs: s.processingMs, ingestLagMs: s.ingestLagMs, sinceFrameMs: s.sinceFrameMs, viewers: 0, faces: s.faces, framesReceived: s.framesReceived, framesAnalysed: s.framesAnalysed, framesDropped: s.framesDropped, framesSkipped: s.framesSkipped, videoFramesDropped: 0 },
   };
 }
 const directory: StreamDirectory = { list: () => [info()], get: (id) => (id === 'cam0' ? info() : undefined) };

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { startServe } from '../helpers/serve.ts';
 
 interface StreamsBody {
-  streams: { id: string; status: { state: string; faces: number; framesReceived: number; inputFps: number } }[];
+  streams: { id: string; status: { state: string; faces: number; framesReceived: number; framesAnalysed: number; framesDropped: number; inputFps: number } }[];
 }
 
 test('facecast serve: with no streams configured the demo stream runs, is analysed and served; SIGTERM exits 0', async () => {
@@ -30,6 +30,9 @@ test('facecast serve: with no streams configured the demo stream runs, is analys
     assert.equal(demo.status.state, 'streaming');
     assert.ok(demo.status.faces >= 2, `faces ${demo.status.faces}`);
     assert.ok(demo.status.inputFps > 15 && demo.status.inputFps < 35, `input ${demo.status.inputFps} fps (the clip plays in real time at 25)`);
+    // framesAnalysed counts analysed frames: at most those received, and each received frame is analysed or dropped.
+    const { framesReceived: got, framesAnalysed: analysed, framesDropped: dropped } = demo.status;
+    assert.ok(analysed > 0 && analysed <= got && analysed + dropped >= got - 2, `analysed ${analysed}, dropped ${dropped} of ${got} received`);
 
     const snap = await fetch(`${base}/api/streams/demo/snapshot.jpg`);
     assert.equal(snap.status, 200);

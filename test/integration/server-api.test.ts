@@ -17,7 +17,7 @@ const SECRET = 's3cr3t-pw';
 
 function idleHandle(_config: StreamConfig): StreamHandle {
   return {
-    status: () => ({ state: 'idle', inputFps: 0, analysedFps: 0, outputFps: 0, latencyMs: 0, processingMs: 0, ingestLagMs: 0, sinceFrameMs: 0, viewers: 0, faces: 0, framesReceived: 0, framesDropped: 0, framesSkipped: 0, videoFramesDropped: 0 }),
+    status: () => ({ state: 'idle', inputFps: 0, analysedFps: 0, outputFps: 0, latencyMs: 0, processingMs: 0, ingestLagMs: 0, sinceFrameMs: 0, viewers: 0, faces: 0, framesReceived: 0, framesAnalysed: 0, framesDropped: 0, framesSkipped: 0, videoFramesDropped: 0 }),
     groups: () => [],
     snapshot: async () => undefined,
     update: async () => {},

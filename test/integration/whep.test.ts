@@ -151,8 +151,8 @@ test('Chromium plays the annotated stream over WHEP; DELETE ends the session', a
     assert.ok(candidates.length > 0, 'the answer carries candidates');
     for (const c of candidates) assert.match(c, / 127\.0\.0\.1 \d+ typ host/, `only the loopback host candidate: ${c}`);
     assert.match(answer, /H264\/90000/);
-    // Chromium offers the playout-delay extension; the answer keeps it (webrtc.playoutDelayMs, default 0).
-    assert.match(answer, /^a=extmap:\d+ http:\/\/www\.webrtc\.org\/experiments\/rtp-hdrext\/playout-delay\r?$/m);
+    // webrtc.playoutDelayMs defaults to null: no playout-delay extension in the answer (Chromium offers one).
+    assert.doesNotMatch(answer, /playout-delay/);
     assert.ok(answerMs < 4000, `answer in ${answerMs.toFixed(0)} ms (werift's public-STUN wait would be ~5 s)`);
     assert.equal(service.viewerCount('cam0'), 1);
 
@@ -389,7 +389,7 @@ test('passthrough of a Main-profile camera: the answer names the offer\'s Main p
   }
 });
 
-test('playout delay: every packet to a viewer that offers the extension carries min 0 / max 0 under the offered id, overlay and passthrough; null answers without it', async () => {
+test('playout delay: with webrtc.playoutDelayMs 0 every packet to a viewer that offers the extension carries min 0 / max 0 under the offered id, overlay and passthrough; by default (null) none', async () => {
   const ice = { iceServers: [], hostAddresses: ['127.0.0.1'] };
   const codec = new RTCRtpCodecParameters({ mimeType: 'video/H264', clockRate: 90000, rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }], parameters: 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=64001f' });
   const watch = async (url: string): Promise<{ answer: string; id: number; seen: { ext: number; delay: string }[]; pc: RTCPeerConnection }> => {
@@ -415,36 +415,37 @@ test('playout delay: every packet to a viewer that offers the extension carries 
     await pc.setRemoteDescription({ type: 'answer', sdp: answer });
     return { answer, id, seen, pc };
   };
-  for (const overlay of ['server', 'client'] as const) {
-    const v = await watch(`${base}/whep/cam0?overlay=${overlay}`);
-    try {
-      assert.ok(v.answer.includes(`a=extmap:${v.id} ${PLAYOUT_DELAY_URI}`), `${overlay}: the answer keeps the extension under the offer's id (${v.id})`);
-      await until(() => v.seen.length >= 30, 15000, `${overlay}: packets at the viewer`);
-      assert.deepEqual([...new Set(v.seen.map((x) => x.delay))], [JSON.stringify({ minMs: 0, maxMs: 0 })], `${overlay}: every packet asks for no playout delay`);
-      assert.deepEqual([...new Set(v.seen.map((x) => x.ext))], [1], `${overlay}: and carries no other extension`);
-    } finally {
-      await v.pc.close();
-    }
+  // The default service (playoutDelayMs null): no extension negotiated, none sent.
+  const plain = await watch(`${base}/whep/cam0?overlay=server`);
+  try {
+    assert.ok(!plain.answer.includes(PLAYOUT_DELAY_URI), 'default: the answer has no playout-delay extension');
+    await until(() => plain.seen.length >= 30, 15000, 'packets at the viewer (default)');
+    assert.deepEqual([...new Set(plain.seen.map((x) => x.delay))], ['none'], 'default: no packet carries it');
+  } finally {
+    await plain.pc.close();
   }
-  // null: no extension negotiated, none sent.
-  const off = new WhepService({ lookup: (id) => (id === 'cam0' ? handle : undefined), webrtc: { iceServers: [], hostAddresses: ['127.0.0.1'], playoutDelayMs: null } });
+  const on = new WhepService({ lookup: (id) => (id === 'cam0' ? handle : undefined), webrtc: { iceServers: [], hostAddresses: ['127.0.0.1'], playoutDelayMs: 0 } });
   const app = express();
-  app.use(whepRouter(off));
+  app.use(whepRouter(on));
   app.use(errorHandler);
   const srv = await new Promise<Server>((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });
   try {
-    const v = await watch(`http://127.0.0.1:${(srv.address() as AddressInfo).port}/whep/cam0?overlay=server`);
-    try {
-      assert.ok(!v.answer.includes(PLAYOUT_DELAY_URI), 'playoutDelayMs null: the answer has no playout-delay extension');
-      await until(() => v.seen.length >= 30, 15000, 'packets at the viewer (playoutDelayMs null)');
-      assert.deepEqual([...new Set(v.seen.map((x) => x.delay))], ['none'], 'playoutDelayMs null: no packet carries it');
-    } finally {
-      await v.pc.close();
+    const onBase = `http://127.0.0.1:${(srv.address() as AddressInfo).port}`;
+    for (const overlay of ['server', 'client'] as const) {
+      const v = await watch(`${onBase}/whep/cam0?overlay=${overlay}`);
+      try {
+        assert.ok(v.answer.includes(`a=extmap:${v.id} ${PLAYOUT_DELAY_URI}`), `${overlay}: the answer keeps the extension under the offer's id (${v.id})`);
+        await until(() => v.seen.length >= 30, 15000, `${overlay}: packets at the viewer`);
+        assert.deepEqual([...new Set(v.seen.map((x) => x.delay))], [JSON.stringify({ minMs: 0, maxMs: 0 })], `${overlay}: every packet asks for no playout delay`);
+        assert.deepEqual([...new Set(v.seen.map((x) => x.ext))], [1], `${overlay}: and carries no other extension`);
+      } finally {
+        await v.pc.close();
+      }
     }
   } finally {
-    await off.close();
+    await on.close();
     await new Promise<void>((r) => srv.close(() => r()));
   }
 });

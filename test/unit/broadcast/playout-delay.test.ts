@@ -20,9 +20,10 @@ test('encodePlayoutDelay: MIN and MAX as 12-bit counts of 10 ms, big-endian in 3
   assert.throws(() => decodePlayoutDelay(new Uint8Array(2)), RangeError);
 });
 
-test('webrtc.playoutDelayMs: 0 by default, null turns the extension off, out-of-range values are refused', () => {
-  assert.equal(loadConfig({ env: {} }).webrtc.playoutDelayMs, 0);
+test('webrtc.playoutDelayMs: null (off) by default, a number of ms turns it on, out-of-range values are refused', () => {
+  assert.equal(loadConfig({ env: {} }).webrtc.playoutDelayMs, null);
   assert.equal(loadConfig({ env: { FACECAST_PLAYOUT_DELAY_MS: 'null' } }).webrtc.playoutDelayMs, null);
+  assert.equal(loadConfig({ env: { FACECAST_PLAYOUT_DELAY_MS: '0' } }).webrtc.playoutDelayMs, 0);
   assert.equal(loadConfig({ env: { FACECAST_PLAYOUT_DELAY_MS: '200' } }).webrtc.playoutDelayMs, 200);
   for (const bad of ['-1', '40960', '1.5', '"0"']) {
     assert.throws(() => loadConfig({ env: { FACECAST_PLAYOUT_DELAY_MS: bad } }), (e: unknown) => e instanceof ConfigError && /webrtc\.playoutDelayMs/.test(e.message), bad);

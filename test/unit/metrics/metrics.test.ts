@@ -15,7 +15,7 @@ function group(id: string, kind: GroupRecord['kind'], emotion: number[], faceCou
 }
 
 function status(over: Partial<StreamStatus> = {}): StreamStatus {
-  return { state: 'streaming', inputFps: 25, analysedFps: 20, outputFps: 0, latencyMs: 40, processingMs: 10, ingestLagMs: 120, sinceFrameMs: 30, viewers: 2, faces: 3, framesReceived: 100, framesDropped: 7, framesSkipped: 12, videoFramesDropped: 1, ...over };
+  return { state: 'streaming', inputFps: 25, analysedFps: 20, outputFps: 0, latencyMs: 40, processingMs: 10, ingestLagMs: 120, sinceFrameMs: 30, viewers: 2, faces: 3, framesReceived: 100, framesAnalysed: 80, framesDropped: 7, framesSkipped: 12, videoFramesDropped: 1, ...over };
 }
 
 function stream(id: string, over: Partial<StreamStatus> = {}, groups: GroupRecord[] = []): MetricsStream {
@@ -43,7 +43,7 @@ test('render() reports streams, groups, viewers, drops and histograms from the s
   const scene = group('scene', 'scene', [0, 0, 0, 0.75, 0, 0, 0.25], 3);
   const zone = group('zone:door "A"', 'zone', [0, 0, 0, 1, 0, 0, 0], 1);
   const cluster = group('cluster:41', 'cluster', [0, 0, 0, 1, 0, 0, 0], 2);
-  const streams = [stream('lobby', {}, [scene, zone, cluster]), { id: 'off', status: () => status({ state: 'stopped', faces: 0, framesReceived: 0, framesDropped: 0, viewers: 0, videoFramesDropped: 0 }), runtime: undefined, groups: () => [] }];
+  const streams = [stream('lobby', {}, [scene, zone, cluster]), { id: 'off', status: () => status({ state: 'stopped', faces: 0, framesReceived: 0, framesAnalysed: 0, framesDropped: 0, viewers: 0, videoFramesDropped: 0 }), runtime: undefined, groups: () => [] }];
   const metrics = new FacecastMetrics(
     { streams: () => streams, socketSubscribers: (id) => (id === 'lobby' ? 4 : 0), batchers: () => [{ name: 'emotion', stats: { batches: 3, items: 5, sizes: [0, 2, 0, 1], cancelled: 0 } }], stages },
     { defaultMetrics: false },
@@ -126,7 +126,7 @@ test('/metrics over HTTP: bearer token required when configured (401 + WWW-Authe
 });
 
 test('render(): facecast_instance_info names the instance, facecast_stream_owned lists its streams, camera groups come under stream="_groups"', async () => {
-  const stream = { id: 'cam1', status: () => ({ state: 'streaming' as const, inputFps: 0, analysedFps: 0, outputFps: 0, latencyMs: 0, processingMs: 0, ingestLagMs: 0, sinceFrameMs: 0, viewers: 0, faces: 2, framesReceived: 0, framesDropped: 0, framesSkipped: 0, videoFramesDropped: 0 }), runtime: undefined, groups: () => [] };
+  const stream = { id: 'cam1', status: () => ({ state: 'streaming' as const, inputFps: 0, analysedFps: 0, outputFps: 0, latencyMs: 0, processingMs: 0, ingestLagMs: 0, sinceFrameMs: 0, viewers: 0, faces: 2, framesReceived: 0, framesAnalysed: 0, framesDropped: 0, framesSkipped: 0, videoFramesDropped: 0 }), runtime: undefined, groups: () => [] };
   const m = new FacecastMetrics(
     { streams: () => [stream], instanceId: 'pod-a', cameraGroups: () => [{ id: 'room', faceCount: 5, emotion: [0, 0, 0, 0.5, 0, 0, 0.5], valence: 0.3, arousal: 0.1, cohesion: 0.8 }] },
     { defaultMetrics: false },

@@ -35,7 +35,7 @@ test('loadConfig() with nothing gives the documented defaults, deep-frozen', () 
     server: { host: '127.0.0.1', port: 8080, bodyLimit: 1024 * 1024 },
     inference: { provider: 'cpu', threads: 1, race: false, tta: false, manifests: [], niceness: 0 },
     ingest: { maxLagMs: 500, stallTimeoutMs: 5000 },
-    webrtc: { iceServers: [], playoutDelayMs: 0 },
+    webrtc: { iceServers: [], playoutDelayMs: null },
     streams: [],
     demo: { enabled: 'auto' },
     metrics: { enabled: true },

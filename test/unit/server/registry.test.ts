@@ -16,7 +16,7 @@ class FakeHandle implements StreamHandle {
   lastError: string | undefined;
   constructor(readonly config: StreamConfig) {}
   status(): StreamStatus {
-    return { state: 'idle', inputFps: 0, analysedFps: 0, outputFps: 0, latencyMs: 0, processingMs: 0, ingestLagMs: 0, sinceFrameMs: 0, viewers: 0, faces: 0, framesReceived: 0, framesDropped: 0, framesSkipped: 0, videoFramesDropped: 0, ...(this.lastError ? { lastError: this.lastError } : {}) };
+    return { state: 'idle', inputFps: 0, analysedFps: 0, outputFps: 0, latencyMs: 0, processingMs: 0, ingestLagMs: 0, sinceFrameMs: 0, viewers: 0, faces: 0, framesReceived: 0, framesAnalysed: 0, framesDropped: 0, framesSkipped: 0, videoFramesDropped: 0, ...(this.lastError ? { lastError: this.lastError } : {}) };
   }
   groups() {
     return [];
