@@ -7,8 +7,8 @@
  * What is checked, bounded by the configured numbers only (never by how fast this machine is):
  * - with skip-ahead: frames are skipped and counted, and no frame arrives later than the bound (plus a small
  *   margin) after the camera froze — the backlog was really gone, measured against the freeze, not the estimate;
- * - without it (control, maxLagMs 0), the same load leaves frames arriving seconds after the freeze: the test
- *   does create the backlog it claims to cure;
+ * - without it (control, maxLagMs 0), the same load delivers frames seconds after the camera made them, and
+ *   still after the freeze beyond the bound: the test does create the backlog it claims to cure;
  * - status: every status read more than the stall timeout after the last frame says it is not `streaming`
  *   (`stalled`, then backoff), also when the event loop was blocked past the watchdog's time.
  */
@@ -154,12 +154,16 @@ describe('ingest under a blocked event loop (GStreamer RTSP server on 127.0.0.1)
     assertStatusHonest(r);
   });
 
-  test('control, skip-ahead off: the same load leaves frames arriving seconds after the camera froze', async () => {
+  test('control, skip-ahead off: the same load delivers frames seconds behind the camera, and still after it froze', async () => {
     const r = await run(0, 6000);
     const late = r.afterFreeze.length ? Math.max(...r.afterFreeze) : 0;
-    console.log(`# skip-ahead off: status under load ${JSON.stringify(r.status)}; ${r.afterFreeze.length} frames after the freeze, the last ${late.toFixed(0)} ms after`);
+    console.log(`# skip-ahead off: status under load ${JSON.stringify(r.status)}; ${r.afterFreeze.length} frames after the freeze, the last ${late.toFixed(0)} ms after; worst delivered lag ${r.worstLag.toFixed(0)} ms`);
     assert.equal(r.status.framesSkipped, 0);
-    assert.ok(late > 2 * (MAX_LAG_MS + MARGIN_MS), `backlog: a frame ${late.toFixed(0)} ms after the freeze`);
+    // The backlog by the frames' own clock: delivered seconds after the camera made them. How fast the backlog then
+    // drains after the freeze is this machine's speed (1.3 s on one CI machine, over 1.6 s on others), so the
+    // time after the freeze is only held to break the bound the skip-ahead run keeps.
+    assert.ok(r.worstLag > 2 * (MAX_LAG_MS + MARGIN_MS), `backlog: frames delivered up to ${r.worstLag.toFixed(0)} ms after the camera made them`);
+    assert.ok(late > MAX_LAG_MS + MARGIN_MS, `and still arriving ${late.toFixed(0)} ms after the freeze (skip-ahead keeps this under ${MAX_LAG_MS} + ${MARGIN_MS} ms)`);
     assert.ok(r.status.ingestLagMs > MAX_LAG_MS, `and the status says how far behind it was (${r.status.ingestLagMs.toFixed(0)} ms)`);
     assertStatusHonest(r);
   });
