@@ -27,6 +27,7 @@ import { cpuModel } from './lib.js';
 import { CODE, CpuWindow, DECODE_JS, waitQuiet, cpuSeconds, cpuSecondsByName, dist, freeUdpPort, killAllChildren, round, spawnTracked, stopChild, type Dist } from './live-lib.js';
 import { CONFIG_HEAD, eventLoopLag, faceClip, startRelay, startServe, status, track, waitFor, waitStreaming, type Proc, type Serve, type StreamStatus } from './live-procs.js';
 import { WhepReceiver, delivery } from './live/whep-receiver.js';
+import { DEFAULT_PLAYOUT_DELAY_MS } from '../src/broadcast/webrtc/playout-delay.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..');
@@ -35,7 +36,7 @@ const argv = process.argv.slice(2);
 const opt = (name: string): string | undefined => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
 const QUICK = argv.includes('--quick');
 /** webrtc.playoutDelayMs of the server under test: the environment's FACECAST_PLAYOUT_DELAY_MS, else the default. */
-const PLAYOUT_DELAY = process.env.FACECAST_PLAYOUT_DELAY_MS ?? 'default (0)';
+const PLAYOUT_DELAY = process.env.FACECAST_PLAYOUT_DELAY_MS ?? `default (${String(DEFAULT_PLAYOUT_DELAY_MS)})`;
 const ONLY = opt('only');
 const FPS = 25;
 const WINDOW_SEC = Number(opt('window') ?? (QUICK ? 5 : 20));

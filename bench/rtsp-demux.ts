@@ -26,6 +26,7 @@ import { makeClip } from '../src/ingest/testmedia.js';
 import { VideoSource } from '../src/ingest/video.js';
 import { RtspTestServer } from '../test/helpers/rtsp-server.js';
 import { cpuModel, pkgVersion } from './lib.js';
+import { dist } from './live-lib.js';
 
 const argv = process.argv.slice(2);
 const opt = (name: string): string | undefined => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
@@ -33,18 +34,13 @@ const SECONDS = Number(opt('seconds') ?? 15);
 const FPS = Number(opt('fps') ?? 25);
 const OUT_DIR = join(dirname(fileURLToPath(import.meta.url)), 'results');
 const PROBE = fileURLToPath(new URL('./live/rtsp_probe.py', import.meta.url));
-/** Samples from the first second are left out: both clients are still starting (FFmpeg probes the stream). */
+/** Samples from the first 2 s are left out: both clients are still starting (FFmpeg probes the stream). */
 const SKIP_MS = 2000;
 Log.setLevel(AV_LOG_ERROR);
 
 interface Seen {
   wall: number;
   bytes: number;
-}
-
-function percentile(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[Math.min(s.length - 1, Math.floor(p * s.length))] : NaN;
 }
 
 /** Delay of `late` behind `ref` for the access units whose size occurs exactly once on both sides. */
@@ -128,15 +124,15 @@ async function main(): Promise<void> {
   const demux = delays(refKept, packets.filter((x) => x.wall >= start));
   const decoded = delays(refKept, frames.filter((x) => x.wall >= start));
   if (demux.length < 10) throw new Error(`only ${demux.length} access units matched (reference ${refKept.length}, facecast ${packets.length}): sizes differ between the clients?`);
-  const summary = (xs: number[]) => ({ n: xs.length, p50: Math.round(percentile(xs, 0.5) * 10) / 10, p95: Math.round(percentile(xs, 0.95) * 10) / 10, min: Math.round(Math.min(...xs) * 10) / 10 });
+  const none = { n: 0, mean: NaN, p50: NaN, p95: NaN, min: NaN, max: NaN };
   const result = {
     bench: 'rtsp-demux',
     started: new Date().toISOString(),
     machine: { cpu: cpuModel(), cores: cpus().length, node: process.version, nodeAv: pkgVersion('node-av') },
     settings: { seconds: SECONDS, fps: FPS, width: 1280, height: 720, framePeriodMs: 1000 / FPS },
     referenceAccessUnits: refKept.length,
-    packetDelayMs: summary(demux),
-    decodedFrameDelayMs: summary(decoded),
+    packetDelayMs: dist(demux) ?? none,
+    decodedFrameDelayMs: dist(decoded) ?? none,
   };
   const md = [
     `# RTSP ingest delay behind a plain RTP client (${result.started})`,

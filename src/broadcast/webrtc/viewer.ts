@@ -104,11 +104,13 @@ export class WhepViewer extends TypedEmitter<WhepViewerEvents> implements Broadc
   /**
    * Stamps the playout-delay extension on every packet from now on, under the id the offer gave it (a one-byte
    * header id, 1–14: werift writes one-byte headers). On every packet, not only key frames: a receiver that joins
-   * or loses packets applies it from the next frame it gets, and it costs 4 bytes a packet.
+   * or loses packets applies it from the next frame it gets, and it costs 4 bytes a packet. An id outside 1–14
+   * (a two-byte header offer) is not written: false, and packets go out without it.
    */
-  setPlayoutDelay(id: number, payload: Buffer): void {
-    if (!Number.isInteger(id) || id < 1 || id > 14) throw new RangeError(`a one-byte RTP header extension id is 1..14 (got ${id})`);
+  setPlayoutDelay(id: number, payload: Buffer): boolean {
+    if (!Number.isInteger(id) || id < 1 || id > 14) return false;
     this.#extensions = [{ id, payload }];
+    return true;
   }
 
   /** Sends one packet without waiting; the sender rewrites SSRC and payload type. */

@@ -109,10 +109,13 @@ export class WhepService {
   /** Sessions ended, by reason (facecast_whep_sessions_closed_total). */
   readonly sessionsClosed: Record<ViewerCloseReason, number> = Object.fromEntries(VIEWER_CLOSE_REASONS.map((r) => [r, 0])) as Record<ViewerCloseReason, number>;
   #closed = false;
-  #delayPayload: Buffer | undefined;
+  /** The playout-delay payload viewers get (0 .. webrtc.playoutDelayMs), or undefined when it is off (null). */
+  readonly #playoutDelay: Buffer | undefined;
 
   constructor(opts: WhepServiceOptions) {
     this.#opts = opts;
+    const max = opts.webrtc?.playoutDelayMs === undefined ? DEFAULT_PLAYOUT_DELAY_MS : opts.webrtc.playoutDelayMs;
+    this.#playoutDelay = max === null ? undefined : encodePlayoutDelay(0, max);
   }
 
   /** The stream's broadcasts (one per overlay kind and video with viewers), passthrough first. */
@@ -195,11 +198,10 @@ export class WhepService {
       // entry when the offer was set; the answer names `choice`, so the packets must carry its payload type, or a
       // receiver drops them all (the bench's werift viewer offered 42e01f before 64001f: no packet passed).
       transceiver.sender.codec = choice.codec;
-      const delay = this.#playoutDelay();
-      if (delay) {
+      if (this.#playoutDelay) {
         // The answer carries the extension only when the offer did (werift keeps the offer's id); browsers offer it.
         const ext = transceiver.headerExtensions.find((e) => e.uri === PLAYOUT_DELAY_URI);
-        if (ext && ext.id >= 1 && ext.id <= 14) viewer.setPlayoutDelay(ext.id, delay);
+        if (ext) viewer.setPlayoutDelay(ext.id, this.#playoutDelay);
       }
       pinStunServer(pc, this.#opts.webrtc);
       await pc.setLocalDescription(await pc.createAnswer()); // gathers every candidate before it resolves
@@ -311,16 +313,8 @@ export class WhepService {
   }
 
   #peerConfig(): Partial<PeerConfig> {
-    const video = this.#playoutDelay() ? [new RTCRtpHeaderExtensionParameters({ uri: PLAYOUT_DELAY_URI })] : [];
+    const video = this.#playoutDelay ? [new RTCRtpHeaderExtensionParameters({ uri: PLAYOUT_DELAY_URI })] : [];
     return { codecs: { video: [H264()] }, headerExtensions: { video }, ...icePeerConfig(this.#opts.webrtc) };
-  }
-
-  /** The playout-delay payload viewers get (0 .. webrtc.playoutDelayMs), or undefined when it is off (null). */
-  #playoutDelay(): Buffer | undefined {
-    const max = this.#opts.webrtc?.playoutDelayMs === undefined ? DEFAULT_PLAYOUT_DELAY_MS : this.#opts.webrtc.playoutDelayMs;
-    if (max === null) return undefined;
-    this.#delayPayload ??= encodePlayoutDelay(0, max);
-    return this.#delayPayload;
   }
 }
 
