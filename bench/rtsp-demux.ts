@@ -1,12 +1,12 @@
 /**
- * RTSP ingest delay: how much later than a plain RTP client facecast's ingest (FFmpeg's RTSP demuxer, through
- * VideoSource) hands out each access unit and each decoded frame.
+ * RTSP ingest delay: how much later than a plain RTP client facecast's ingest (VideoSource, with facecast's own
+ * RTSP client and with FFmpeg's RTSP demuxer) hands out each access unit and each decoded frame.
  *
- *   node --import tsx bench/rtsp-demux.ts [--seconds=15] [--fps=25]
+ *   node --import tsx bench/rtsp-demux.ts [--seconds=15] [--fps=25] [--client=native,ffmpeg]
  *
  * A 720p clip (x264, one slice per frame, no B-frames, like a camera) is served in a loop in real time by
  * GStreamer's RTSP server (test/helpers/rtsp_server.py). Two clients watch it at once over TCP on loopback:
- * the reference, GStreamer's rtspsrc with no jitter buffer, depayloaded to access units (bench/live/rtsp_probe.py),
+ * the reference, GStreamer's rtspsrc with no jitter buffer, depayloaded to access units (test/helpers/rtsp_probe.py),
  * and facecast's VideoSource with a packet listener (passthrough's path) and live decoding (the analysis and
  * overlay path). Access units are matched by their size (sizes seen once on each side only); delay = facecast's
  * wall clock − the reference's for the same access unit. A demuxer that waits for the next frame to know where
@@ -15,7 +15,6 @@
  * Writes bench/results/rtsp-demux.json and .md (rtsp-demux-<fps>fps.* for another --fps).
  */
 import '../src/core/polyfill.js';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -25,6 +24,7 @@ import { Log } from 'node-av/lib';
 import { makeClip } from '../src/ingest/testmedia.js';
 import { VideoSource } from '../src/ingest/video.js';
 import { RtspTestServer } from '../test/helpers/rtsp-server.js';
+import { startProbe, unitDelays, type SeenUnit } from '../test/helpers/rtsp-probe.js';
 import { cpuModel, pkgVersion } from './lib.js';
 import { dist } from './live-lib.js';
 
@@ -33,30 +33,51 @@ const opt = (name: string): string | undefined => argv.find((a) => a.startsWith(
 const SECONDS = Number(opt('seconds') ?? 15);
 const FPS = Number(opt('fps') ?? 25);
 const OUT_DIR = join(dirname(fileURLToPath(import.meta.url)), 'results');
-const PROBE = fileURLToPath(new URL('./live/rtsp_probe.py', import.meta.url));
 /** Samples from the first 2 s are left out: both clients are still starting (FFmpeg probes the stream). */
 const SKIP_MS = 2000;
+const CLIENTS = (opt('client') ?? 'native,ffmpeg').split(',') as ('native' | 'ffmpeg')[];
 Log.setLevel(AV_LOG_ERROR);
 
-interface Seen {
-  wall: number;
-  bytes: number;
-}
+type Client = 'native' | 'ffmpeg';
+type Dist = NonNullable<ReturnType<typeof dist>>;
 
-/** Delay of `late` behind `ref` for the access units whose size occurs exactly once on both sides. */
-function delays(ref: Seen[], late: Seen[]): number[] {
-  const once = (xs: Seen[]): Map<number, number> => {
-    const m = new Map<number, number | null>();
-    for (const x of xs) m.set(x.bytes, m.has(x.bytes) ? null : x.wall);
-    return new Map([...m].filter((e): e is [number, number] => e[1] !== null));
-  };
-  const r = once(ref);
-  const out: number[] = [];
-  for (const [bytes, wall] of once(late)) {
-    const w = r.get(bytes);
-    if (w !== undefined) out.push(wall - w);
+/** One client watching for SECONDS beside the reference: its delays behind it, packets and decoded frames. */
+async function measure(url: string, client: Client): Promise<{ demux: number[]; decoded: number[]; ref: number }> {
+  const probe = startProbe(url, SECONDS + 4);
+  const packets: SeenUnit[] = [];
+  const frames: SeenUnit[] = [];
+  const byPts = new Map<number, number>(); // packet pts → its size, to name each decoded frame by its access unit
+  const ctl = new AbortController();
+  const src = await VideoSource.open(url, {
+    signal: ctl.signal,
+    rtspClient: client,
+    onPacket: (p) => {
+      packets.push({ wall: Date.now(), bytes: p.data.length });
+      byPts.set(Math.round(p.ptsSec * 1000), p.data.length);
+    },
+    wantsPackets: () => true,
+    deliverAll: () => true,
+    rgb: false,
+  });
+  const t0 = Date.now();
+  try {
+    for await (const f of src.liveFrames()) {
+      const bytes = byPts.get(Math.round(f.ptsSec * 1000));
+      if (bytes !== undefined) frames.push({ wall: Date.now(), bytes });
+      if (Date.now() - t0 > SECONDS * 1000) break;
+    }
+  } finally {
+    ctl.abort();
+    await src.close();
+    await probe.stop();
   }
-  return out;
+  // Annex-B access units on both sides, in-band SPS/PPS included the same way.
+  const start = t0 + SKIP_MS;
+  const refKept = probe.units.filter((x) => x.wall >= start);
+  const demux = unitDelays(refKept, packets.filter((x) => x.wall >= start));
+  const decoded = unitDelays(refKept, frames.filter((x) => x.wall >= start));
+  if (demux.length < 10) throw new Error(`${client}: only ${demux.length} access units matched (reference ${refKept.length}, facecast ${packets.length}): sizes differ between the clients?`);
+  return { demux, decoded, ref: refKept.length };
 }
 
 async function main(): Promise<void> {
@@ -79,72 +100,37 @@ async function main(): Promise<void> {
     },
   });
   await using server = await RtspTestServer.start(clip);
-  const ref: Seen[] = [];
-  const probe = spawn('/usr/bin/python3', [PROBE, server.url, String(SECONDS + 4)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let buf = '';
-  probe.stdout.setEncoding('utf8').on('data', (d: string) => {
-    buf += d;
-    let nl;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const m = /^AU (\S+) (\d+) [01]$/.exec(buf.slice(0, nl));
-      buf = buf.slice(nl + 1);
-      if (m) ref.push({ wall: Number(m[1]), bytes: Number(m[2]) });
-    }
-  });
-  const packets: Seen[] = [];
-  const frames: Seen[] = [];
-  const byPts = new Map<number, number>(); // packet pts → its size, to name each decoded frame by its access unit
-  const ctl = new AbortController();
-  const src = await VideoSource.open(server.url, {
-    signal: ctl.signal,
-    onPacket: (p) => {
-      packets.push({ wall: Date.now(), bytes: p.data.length });
-      byPts.set(Math.round(p.ptsSec * 1000), p.data.length);
-    },
-    wantsPackets: () => true,
-    deliverAll: () => true,
-    rgb: false,
-  });
-  const t0 = Date.now();
+  const none = { n: 0, mean: NaN, p50: NaN, p95: NaN, min: NaN, max: NaN };
+  const clients: Record<string, { packetDelayMs: Dist; decodedFrameDelayMs: Dist; referenceAccessUnits: number }> = {};
   try {
-    for await (const f of src.liveFrames()) {
-      const bytes = byPts.get(Math.round(f.ptsSec * 1000));
-      if (bytes !== undefined) frames.push({ wall: Date.now(), bytes });
-      if (Date.now() - t0 > SECONDS * 1000) break;
+    for (const client of CLIENTS) {
+      const r = await measure(server.url, client);
+      clients[client] = { packetDelayMs: dist(r.demux) ?? none, decodedFrameDelayMs: dist(r.decoded) ?? none, referenceAccessUnits: r.ref };
     }
   } finally {
-    ctl.abort();
-    await src.close();
-    await new Promise((r) => (probe.exitCode !== null ? r(null) : probe.once('exit', r)));
     rmSync(dir, { recursive: true, force: true });
   }
-  // Annex-B access units on both sides; FFmpeg's packets may carry in-band SPS/PPS the same way GStreamer's do.
-  const start = t0 + SKIP_MS;
-  const refKept = ref.filter((x) => x.wall >= start);
-  const demux = delays(refKept, packets.filter((x) => x.wall >= start));
-  const decoded = delays(refKept, frames.filter((x) => x.wall >= start));
-  if (demux.length < 10) throw new Error(`only ${demux.length} access units matched (reference ${refKept.length}, facecast ${packets.length}): sizes differ between the clients?`);
-  const none = { n: 0, mean: NaN, p50: NaN, p95: NaN, min: NaN, max: NaN };
   const result = {
     bench: 'rtsp-demux',
     started: new Date().toISOString(),
     machine: { cpu: cpuModel(), cores: cpus().length, node: process.version, nodeAv: pkgVersion('node-av') },
     settings: { seconds: SECONDS, fps: FPS, width: 1280, height: 720, framePeriodMs: 1000 / FPS },
-    referenceAccessUnits: refKept.length,
-    packetDelayMs: dist(demux) ?? none,
-    decodedFrameDelayMs: dist(decoded) ?? none,
+    clients,
   };
+  const label = { native: "facecast's RTSP client (ingest.rtspClient: native, the default)", ffmpeg: "FFmpeg's RTSP demuxer (ingest.rtspClient: ffmpeg)" };
   const md = [
     `# RTSP ingest delay behind a plain RTP client (${result.started})`,
     '',
     `\`node --import tsx bench/rtsp-demux.ts --seconds=${SECONDS} --fps=${FPS}\` on ${result.machine.cpu} (${result.machine.cores} cores), node ${result.machine.node}, node-av ${result.machine.nodeAv}.`,
     '',
-    `1280×720 at ${FPS} fps (one frame = ${1000 / FPS} ms) from GStreamer's RTSP server over TCP on loopback. Reference: GStreamer's rtspsrc (latency=0) → rtph264depay, access-unit aligned. Delay = when facecast's VideoSource has it − when the reference had the same access unit (matched by size), ms.`,
+    `1280×720 at ${FPS} fps (one frame = ${1000 / FPS} ms) from GStreamer's RTSP server over TCP on loopback. Reference: GStreamer's rtspsrc (latency=0) → rtph264depay, access-unit aligned, watching at the same time. Delay = when facecast's VideoSource has it − when the reference had the same access unit (matched by size), ms. One client at a time, each for ${SECONDS} s.`,
     '',
-    '| what facecast has | n | p50 | p95 | min |',
-    '|---|---|---|---|---|',
-    `| the packet (demuxed: what passthrough forwards) | ${result.packetDelayMs.n} | ${result.packetDelayMs.p50} | ${result.packetDelayMs.p95} | ${result.packetDelayMs.min} |`,
-    `| the decoded frame (what analysis and the overlay take) | ${result.decodedFrameDelayMs.n} | ${result.decodedFrameDelayMs.p50} | ${result.decodedFrameDelayMs.p95} | ${result.decodedFrameDelayMs.min} |`,
+    '| client | what facecast has | n | p50 | p95 | min |',
+    '|---|---|---|---|---|---|',
+    ...Object.entries(clients).flatMap(([c, r]) => [
+      `| ${label[c as Client]} | the packet (what passthrough forwards) | ${r.packetDelayMs.n} | ${r.packetDelayMs.p50} | ${r.packetDelayMs.p95} | ${r.packetDelayMs.min} |`,
+      `| | the decoded frame (what analysis and the overlay take) | ${r.decodedFrameDelayMs.n} | ${r.decodedFrameDelayMs.p50} | ${r.decodedFrameDelayMs.p95} | ${r.decodedFrameDelayMs.min} |`,
+    ]),
     '',
   ].join('\n');
   const name = FPS === 25 ? 'rtsp-demux' : `rtsp-demux-${FPS}fps`;

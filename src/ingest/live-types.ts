@@ -88,6 +88,8 @@ export interface LiveSourceOptions {
   openTimeoutMs?: number;
   /** Reconnect when no frame arrived for this long after opening, ms (default 5000). */
   stallTimeoutMs?: number;
+  /** rtsp:// client: 'native' (default, see VideoSourceOptions.rtspClient) or 'ffmpeg'. */
+  rtspClient?: 'native' | 'ffmpeg';
   /** Live sources: skip ahead (drop packets up to a live key frame) when behind the camera by more than this, ms
    *  (default 500; 0: never skip). Files and HLS (.m3u8, delivered a segment at a time) are never skipped. */
   maxLagMs?: number;

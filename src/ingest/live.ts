@@ -297,6 +297,7 @@ export class LiveSource extends TypedEmitter<LiveSourceEvents> implements AsyncD
         signal: ctl.signal,
         timeoutMs: this.#opts.openTimeoutMs ?? 5000,
         rtspTransport: this.#opts.rtspTransport,
+        rtspClient: this.#opts.rtspClient,
         followRedirects: this.#opts.followRedirects,
         onPacket,
         ...(this.#network ? { admit } : {}),

@@ -1,5 +1,6 @@
 /**
- * Makes test media with node-av itself (libx264), so tests never depend on an ffmpeg CLI being installed.
+ * Makes test media with node-av itself (libx264, or libx265 with `codec: 'h265'`), so tests never depend on an
+ * ffmpeg CLI being installed.
  *
  *   await makeClip('/tmp/a.mp4', { width: 320, height: 240, fps: 25, seconds: 3, frame: (i, rgb) => { ... } });
  *
@@ -8,7 +9,7 @@
  * Key frames come every `gop` frames exactly (scene-cut detection is off), so tests can rely on the GOP.
  */
 import { Encoder, Muxer } from 'node-av/api';
-import { AV_PIX_FMT_RGB24, AV_PIX_FMT_YUV420P, FF_ENCODER_LIBX264, SWS_BILINEAR } from 'node-av/constants';
+import { AV_PIX_FMT_RGB24, AV_PIX_FMT_YUV420P, FF_ENCODER_LIBX264, FF_ENCODER_LIBX265, SWS_BILINEAR } from 'node-av/constants';
 import { FFmpegError, Frame, Rational, SoftwareScaleContext } from 'node-av/lib';
 import type { Packet } from 'node-av/lib';
 
@@ -20,7 +21,8 @@ export interface ClipOptions {
   seconds: number;
   /** Draws frame `i` into `rgb` (packed RGB24, width*height*3 bytes; it holds the previous frame's pixels). */
   frame: (i: number, rgb: Uint8Array) => void;
-  codec?: 'h264';
+  /** Default h264. h265: libx265 (crf and profile are x264's and do not apply; key frames every `gop` as well). */
+  codec?: 'h264' | 'h265';
   /** Frames between key frames; default: one key frame per second (fps). */
   gop?: number;
   /** Consecutive B-frames allowed; default 2 (real encoders use them, and they reorder pts against dts). */
@@ -43,7 +45,13 @@ export async function makeClip(path: string, opts: ClipOptions): Promise<void> {
   const ts = path.toLowerCase().endsWith('.ts');
 
   // Give x264 the frame rate (time base 1/fps): without one it assumes an absurd rate and starves the bitrate.
-  using encoder = await Encoder.create(FF_ENCODER_LIBX264, {
+  using encoder = opts.codec === 'h265' ? await Encoder.create(FF_ENCODER_LIBX265, {
+    gopSize: gop,
+    maxBFrames: opts.bframes ?? 2,
+    threadCount: 1,
+    context: { framerate: new Rational(fps, 1) },
+    options: { preset: 'ultrafast', 'x265-params': `keyint=${gop}:min-keyint=${gop}:scenecut=0:bframes=${opts.bframes ?? 2}:log-level=none${ts ? ':repeat-headers=1' : ''}` },
+  }) : await Encoder.create(FF_ENCODER_LIBX264, {
     gopSize: gop,
     maxBFrames: opts.bframes ?? 2,
     threadCount: 1, // deterministic output, and tests run several encoders side by side

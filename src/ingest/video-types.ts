@@ -20,6 +20,12 @@ export interface VideoSourceOptions {
   timeoutMs?: number;
   /** RTSP transport: 'tcp' (default; no losses through NAT and firewalls) or 'udp' (lower latency on a LAN). */
   rtspTransport?: 'tcp' | 'udp';
+  /**
+   * rtsp:// over TCP in H.264/H.265: 'native' (default) reads it with facecast's own client (ingest/rtsp), which
+   * hands each frame over on its last RTP packet, one frame period before FFmpeg's demuxer; 'ffmpeg' uses
+   * libavformat's. Whatever the native client does not support (UDP, other codecs, redirects) goes to FFmpeg.
+   */
+  rtspClient?: 'native' | 'ffmpeg';
   /** http(s) inputs: false refuses HTTP redirects (FFmpeg max_redirects=0; the server's default). Default true. */
   followRedirects?: boolean;
   /** Also deliver each frame letterboxed into a square of this side (the detector's input), made by swscale. */

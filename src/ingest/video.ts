@@ -19,7 +19,7 @@ import '../core/polyfill.js'; // before node-av, which calls Promise.withResolve
 import { setImmediate as tick, setTimeout as sleep } from 'node:timers/promises';
 import { AV_NOPTS_VALUE, AV_PIX_FMT_RGB24, AV_PKT_FLAG_CORRUPT, AVERROR_EAGAIN, AVERROR_EOF, AVERROR_INVALIDDATA, SWS_BILINEAR } from 'node-av/constants';
 import type { AVPixelFormat } from 'node-av/constants';
-import { Codec, CodecContext, FFmpegError, FormatContext, Frame, Packet, SoftwareScaleContext } from 'node-av/lib';
+import { Codec, CodecContext, FFmpegError, Frame, Packet, SoftwareScaleContext } from 'node-av/lib';
 import { AbortError, InputError, InvalidStateError } from '../core/errors.js';
 import type { RgbImage, YuvImage } from '../core/types.js';
 import { LetterboxScaler } from './letterbox.js';
@@ -27,6 +27,7 @@ import { persistentRgb } from './rgb-frame.js';
 import { YuvFrameView, isDirectYuv } from './yuv.js';
 import { stageTimings } from '../core/stage-stats.js';
 import { openInput } from './video-open.js';
+import type { PacketInput } from './packet-input.js';
 import type { DecodedFrame, EncodedPacket, VideoFrame, VideoSourceOptions, VideoStats } from './video-types.js';
 
 export type { DecodedFrame, EncodedPacket, VideoFrame, VideoSourceOptions, VideoStats } from './video-types.js';
@@ -67,6 +68,8 @@ export class VideoSource implements AsyncDisposable {
   /** The codec's extradata (H.264: an avcC record for MP4, Annex-B SPS/PPS for RTSP), or null. */
   readonly extradata: Buffer | null;
   readonly stats: VideoStats = { packets: 0, decoded: 0, delivered: 0, keyframeOnly: false };
+  /** Who reads the input: libavformat, or facecast's RTSP client (rtsp:// H.264/H.265 over TCP; video-open.ts). */
+  readonly client: 'ffmpeg' | 'native';
 
   private readonly pkt = new Packet();
   private readonly frame = new Frame();
@@ -85,6 +88,7 @@ export class VideoSource implements AsyncDisposable {
   private codedH = 0;
   private readonly sampler: Sampler;
   private readonly tb: number;
+  private readonly streamIndex: number;
   private readonly frameDur: number;
   private startPts: bigint;
   private readonly gops: number[] = []; // the last three key-frame intervals (s)
@@ -106,31 +110,29 @@ export class VideoSource implements AsyncDisposable {
   private closed = false;
   private closing: Promise<void> | null = null;
   private inflight: Promise<number> | null = null;
-  private readonly onAbort = (): void => this.fc.interrupt();
+  private readonly onAbort = (): void => this.input.interrupt();
 
   private constructor(
     private readonly label: string,
-    private readonly fc: FormatContext,
-    private readonly streamIndex: number,
+    private readonly input: PacketInput,
     private readonly cc: CodecContext,
     private readonly network: boolean,
     private readonly opts: VideoSourceOptions,
   ) {
-    const st = fc.streams[streamIndex];
-    const par = st.codecpar;
-    this.sourceWidth = par.width;
-    this.sourceHeight = par.height;
-    [this.width, this.height] = this.outputSize(par.width, par.height, par.sampleAspectRatio.toDouble());
-    const rate = [st.avgFrameRate, st.rFrameRate].find((r) => r.num > 0 && r.den > 0)?.toDouble();
-    this.fps = rate && rate < 1000 ? rate : undefined;
+    const info = input.info;
+    this.client = input.client;
+    this.streamIndex = input.streamIndex;
+    this.sourceWidth = info.width;
+    this.sourceHeight = info.height;
+    [this.width, this.height] = this.outputSize(info.width, info.height, info.sar);
+    this.fps = info.fps;
     this.frameDur = this.fps ? 1 / this.fps : 0.04;
-    this.tb = st.timeBase.toDouble();
-    this.durationSec = st.duration > 0n ? Number(st.duration) * this.tb : fc.duration > 0n ? Number(fc.duration) / 1e6 : undefined;
-    this.frameCount = st.nbFrames > 0n ? Number(st.nbFrames) : this.durationSec && this.fps ? Math.round(this.durationSec * this.fps) : undefined;
-    this.codec = Codec.findDecoder(par.codecId)?.name ?? 'unknown';
-    const extra = par.extradata;
-    this.extradata = extra && extra.length > 0 ? Buffer.from(extra) : null;
-    this.startPts = st.startTime;
+    this.tb = info.timeBase.num / info.timeBase.den;
+    this.durationSec = info.durationSec;
+    this.frameCount = info.frameCount;
+    this.codec = Codec.findDecoder(info.codecId)?.name ?? 'unknown';
+    this.extradata = info.extradata;
+    this.startPts = info.startPts;
     this.sampler = new Sampler(opts.fps ? 1 / opts.fps : 0);
     this.lb = opts.letterbox ? new LetterboxScaler(opts.letterbox) : null;
     this.pkt.alloc();
@@ -139,8 +141,8 @@ export class VideoSource implements AsyncDisposable {
   }
 
   static async open(url: string, opts: VideoSourceOptions = {}): Promise<VideoSource> {
-    const { fc, streamIndex, cc, network } = await openInput(url, opts);
-    return new VideoSource(url, fc, streamIndex, cc, network, opts);
+    const { input, cc, network } = await openInput(url, opts);
+    return new VideoSource(url, input, cc, network, opts);
   }
 
   /** Delivered frames in presentation order; iterable once. See the module comment for the image's lifetime. */
@@ -178,7 +180,7 @@ export class VideoSource implements AsyncDisposable {
         await tick();
         budget = performance.now() + 20;
       }
-      const ret = this.network ? await this.readAsync() : this.fc.readFrameSync(this.pkt);
+      const ret = this.network ? await this.readAsync() : this.input.readSync(this.pkt);
       if (this.closed || this.opts.signal?.aborted) continue;
       if (ret === AVERROR_EAGAIN) await sleep(10);
       else if (ret === AVERROR_EOF) return;
@@ -247,7 +249,7 @@ export class VideoSource implements AsyncDisposable {
         this.cc.sendPacketSync(null); // drain the frames the decoder still holds
         continue;
       }
-      const ret = this.network ? await this.readAsync() : this.fc.readFrameSync(this.pkt);
+      const ret = this.network ? await this.readAsync() : this.input.readSync(this.pkt);
       if (this.closed || this.opts.signal?.aborted) continue; // an interrupted read: report the abort or close
       if (ret === AVERROR_EAGAIN) await sleep(10); // a live source without data yet
       else if (ret === AVERROR_EOF) this.eof = true;
@@ -263,7 +265,7 @@ export class VideoSource implements AsyncDisposable {
   }
 
   private readAsync(): Promise<number> {
-    return this.track(this.fc.readFrame(this.pkt));
+    return this.track(this.input.read(this.pkt));
   }
 
   /** Awaits a native call that runs off the main thread; close() waits for it before freeing anything. */
@@ -460,7 +462,8 @@ export class VideoSource implements AsyncDisposable {
   }
 
   private broken(what: string, ret: number): InputError {
-    return new InputError('E_INPUT_UNREADABLE', `${this.label}: ${what} ${this.where()}: ${FFmpegError.strerror(ret)}`, { cause: new FFmpegError(ret) });
+    const why = this.input.detail ?? FFmpegError.strerror(ret); // the RTSP client's own words, when it has them
+    return new InputError('E_INPUT_UNREADABLE', `${this.label}: ${what} ${this.where()}: ${why}`, { cause: new FFmpegError(ret) });
   }
 
   /** Ends any iteration (it returns cleanly) and frees the native resources. Idempotent. */
@@ -468,7 +471,7 @@ export class VideoSource implements AsyncDisposable {
     this.closed = true;
     this.closing ??= (async () => {
       this.opts.signal?.removeEventListener('abort', this.onAbort);
-      this.fc.interrupt(); // a network read in flight returns now; wait for it before freeing what it uses
+      this.input.interrupt(); // a network read in flight returns now; wait for it before freeing what it uses
       while (this.inflight) await this.inflight.catch(() => undefined);
       this.release();
       this.sws?.freeContext();
@@ -480,7 +483,7 @@ export class VideoSource implements AsyncDisposable {
       this.frame.free();
       for (const q of this.queued.splice(0)) q.frame.free();
       this.cc.freeContext();
-      await this.fc.closeInput();
+      await this.input.close();
     })();
     return this.closing;
   }

@@ -172,6 +172,7 @@ const IngestSchema = z.strictObject({
     .default(500)
     .describe('Live sources: when ingest falls behind the camera by more than this (ms), packets are dropped undecoded up to a key frame that is live again (counted as stage "ingest" drops). 0: never skip. Default 500; a stream\'s maxLagMs overrides it.'),
   stallTimeoutMs: z.number().int().min(500).max(120_000).default(5000).describe('A source with no frame for this long is "stalled" and reconnected, ms. Default 5000.'),
+  rtspClient: z.enum(['native', 'ffmpeg']).default('native').describe('rtsp:// cameras over TCP in H.264/H.265: native (facecast\'s RTSP client: each frame is handed on as its last RTP packet arrives, one frame period before FFmpeg\'s demuxer) or ffmpeg. UDP, rtsps://, other codecs and redirects always use FFmpeg. Default native.'),
 });
 
 const MetricsSchema = z.strictObject({
@@ -355,6 +356,7 @@ export const ENV_OVERRIDES: readonly { env: string; path: readonly string[]; typ
   { env: 'FACECAST_TTA', path: ['inference', 'tta'], type: 'bool' },
   { env: 'FACECAST_NICENESS', path: ['inference', 'niceness'], type: 'int' },
   { env: 'FACECAST_MAX_LAG_MS', path: ['ingest', 'maxLagMs'], type: 'int' },
+  { env: 'FACECAST_RTSP_CLIENT', path: ['ingest', 'rtspClient'], type: 'string' },
   { env: 'FACECAST_ICE_SERVERS', path: ['webrtc', 'iceServers'], type: 'json' },
   { env: 'FACECAST_HOST_ADDRESSES', path: ['webrtc', 'hostAddresses'], type: 'list' },
   { env: 'FACECAST_PLAYOUT_DELAY_MS', path: ['webrtc', 'playoutDelayMs'], type: 'json' },

@@ -74,10 +74,10 @@ export class RuntimeHandle extends TypedEmitter<RuntimeHandleEvents> implements 
   /** security.sources.followRedirects: false makes http(s) sources refuse redirects. */
   readonly #followRedirects: boolean;
   /** The config's `ingest` section (skip-ahead bound, stall timeout); a stream's maxLagMs overrides the bound. */
-  readonly #ingest: { maxLagMs?: number; stallTimeoutMs?: number };
+  readonly #ingest: { maxLagMs?: number; stallTimeoutMs?: number; rtspClient?: 'native' | 'ffmpeg' };
 
   /** `video`: what the video service (which owns the viewers) reports about this stream. */
-  constructor(engine: Engine, config: StreamConfig, opts: { video?: () => VideoStatus; blurFaces?: boolean; followRedirects?: boolean; ingest?: { maxLagMs?: number; stallTimeoutMs?: number } } = {}) {
+  constructor(engine: Engine, config: StreamConfig, opts: { video?: () => VideoStatus; blurFaces?: boolean; followRedirects?: boolean; ingest?: { maxLagMs?: number; stallTimeoutMs?: number; rtspClient?: 'native' | 'ffmpeg' } } = {}) {
     super();
     this.#blurFaces = opts.blurFaces === true;
     this.#followRedirects = opts.followRedirects !== false;
@@ -141,7 +141,7 @@ export class RuntimeHandle extends TypedEmitter<RuntimeHandleEvents> implements 
       if (!this.#whip) return; // a publish point with nobody publishing: idle
       url = this.#whip.sdpPath;
     }
-    const ingest = { maxLagMs: c.maxLagMs ?? this.#ingest.maxLagMs, stallTimeoutMs: this.#ingest.stallTimeoutMs };
+    const ingest = { maxLagMs: c.maxLagMs ?? this.#ingest.maxLagMs, stallTimeoutMs: this.#ingest.stallTimeoutMs, rtspClient: this.#ingest.rtspClient };
     const r = new StreamRuntime(this.#engine, url, {
       id: c.id,
       source: { fps: c.fps, rtspTransport: c.rtspTransport, followRedirects: this.#followRedirects, ...ingest },

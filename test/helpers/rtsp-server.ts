@@ -27,15 +27,22 @@ export class RtspTestServer implements AsyncDisposable {
   #proc: ChildProcess | undefined;
   #port: number;
   readonly #clip: string;
+  readonly #auth: string;
+  readonly #codec: 'h264' | 'h265';
 
-  private constructor(clip: string, port: number) {
+  private constructor(clip: string, port: number, auth: string, codec: 'h264' | 'h265') {
     this.#clip = clip;
     this.#port = port;
+    this.#auth = auth;
+    this.#codec = codec;
   }
 
-  /** Starts serving `clip` (an H.264 .mp4) on `port` (0: a free one); resolves once it listens. */
-  static async start(clip: string, port = 0): Promise<RtspTestServer> {
-    const s = new RtspTestServer(clip, port);
+  /**
+   * Starts serving `clip` (an H.264 .mp4) on `port` (0: a free one); resolves once it listens. With `auth`, the
+   * server requires those credentials by that method (as cameras do). `codec`: the clip's (default h264).
+   */
+  static async start(clip: string, port = 0, auth?: { method: 'basic' | 'digest'; user: string; pass: string }, codec: 'h264' | 'h265' = 'h264'): Promise<RtspTestServer> {
+    const s = new RtspTestServer(clip, port, auth ? `${auth.method}:${auth.user}:${auth.pass}` : '-', codec);
     await s.restart();
     return s;
   }
@@ -55,7 +62,7 @@ export class RtspTestServer implements AsyncDisposable {
   /** (Re)starts the server on the same port; no-op while running. Rejects if it does not listen within 10 s. */
   async restart(): Promise<void> {
     if (this.#proc) return;
-    const proc = spawn(PYTHON, [SCRIPT, this.#clip, String(this.#port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(PYTHON, [SCRIPT, this.#clip, String(this.#port), this.#auth, this.#codec], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.#proc = proc;
     let stderr = '';
     proc.stderr?.setEncoding('utf8').on('data', (d: string) => {

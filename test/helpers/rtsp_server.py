@@ -1,7 +1,9 @@
 #!/usr/bin/python3
-"""A loopback RTSP server for tests: serves an H.264 MP4 clip in a loop, in real time, at rtsp://127.0.0.1:PORT/live.
+"""A loopback RTSP server for tests: serves an H.264 (or H.265) MP4 clip in a loop, in real time, at rtsp://127.0.0.1:PORT/live.
 
-Usage: /usr/bin/python3 rtsp_server.py CLIP.mp4 [PORT]   (PORT 0 or absent: a free port)
+Usage: /usr/bin/python3 rtsp_server.py CLIP.mp4 [PORT [AUTH [CODEC]]]   (PORT 0 or absent: a free port; AUTH
+"digest:USER:PASS" or "basic:USER:PASS" requires those credentials, as cameras do, "-" none; CODEC h264 (default)
+or h265, the clip's codec)
 Prints "READY <port>" on stdout once it listens; runs until killed.
 
 Why two pipelines: a "camera" pipeline plays the file in real time and loops it with segment seeks (running time keeps
@@ -17,11 +19,15 @@ import gi
 
 gi.require_version('Gst', '1.0')
 gi.require_version('GstRtspServer', '1.0')
-from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
+gi.require_version('GstRtsp', '1.0')
+from gi.repository import GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
 
 Gst.init(None)
 clip = sys.argv[1]
 want_port = int(sys.argv[2]) if len(sys.argv) > 2 else 0
+want_auth = sys.argv[3] if len(sys.argv) > 3 and sys.argv[3] != '-' else ''
+codec = sys.argv[4] if len(sys.argv) > 4 else 'h264'
+enc = {'h264': 'H264', 'h265': 'H265'}[codec]
 
 # A free loopback UDP port for the internal feed (bind, read, release: the race is harmless on loopback in tests).
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -30,7 +36,7 @@ udp_port = s.getsockname()[1]
 s.close()
 
 feed = Gst.parse_launch(
-    f'filesrc location="{clip}" ! qtdemux ! h264parse ! rtph264pay pt=96 config-interval=-1 mtu=1400 '
+    f'filesrc location="{clip}" ! qtdemux ! {codec}parse ! rtp{codec}pay pt=96 config-interval=-1 mtu=1400 '
     f'! udpsink host=127.0.0.1 port={udp_port} sync=true'
 )
 
@@ -64,10 +70,24 @@ server.set_service(str(want_port))
 factory = GstRtspServer.RTSPMediaFactory()
 factory.set_launch(
     f'( udpsrc address=127.0.0.1 port={udp_port} '
-    'caps="application/x-rtp,media=video,clock-rate=90000,encoding-name=H264,payload=96" '
-    '! rtph264depay ! h264parse config-interval=-1 ! rtph264pay name=pay0 pt=96 config-interval=-1 )'
+    f'caps="application/x-rtp,media=video,clock-rate=90000,encoding-name={enc},payload=96" '
+    f'! rtp{codec}depay ! {codec}parse config-interval=-1 ! rtp{codec}pay name=pay0 pt=96 config-interval=-1 )'
 )
 factory.set_shared(True)
+if want_auth:
+    method, user, password = want_auth.split(':', 2)
+    auth = GstRtspServer.RTSPAuth()
+    token = GstRtspServer.RTSPToken()
+    token.set_string('media.factory.role', 'user')
+    if method == 'digest':
+        auth.add_digest(user, password, token)
+        auth.set_supported_methods(GstRtsp.RTSPAuthMethod.DIGEST)
+    else:
+        auth.add_basic(GstRtspServer.RTSPAuth.make_basic(user, password), token)
+        auth.set_supported_methods(GstRtsp.RTSPAuthMethod.BASIC)
+    server.set_auth(auth)
+    role, _ = Gst.Structure.from_string('user, media.factory.access=(boolean)true, media.factory.construct=(boolean)true')
+    factory.add_role_from_structure(role)
 server.get_mount_points().add_factory('/live', factory)
 if server.attach(None) == 0:
     print(f'cannot listen on 127.0.0.1:{want_port}', file=sys.stderr, flush=True)

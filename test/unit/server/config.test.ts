@@ -34,7 +34,7 @@ test('loadConfig() with nothing gives the documented defaults, deep-frozen', () 
   assert.deepEqual(c, {
     server: { host: '127.0.0.1', port: 8080, bodyLimit: 1024 * 1024 },
     inference: { provider: 'cpu', threads: 1, race: false, tta: false, manifests: [], niceness: 0 },
-    ingest: { maxLagMs: 500, stallTimeoutMs: 5000 },
+    ingest: { maxLagMs: 500, stallTimeoutMs: 5000, rtspClient: 'native' },
     webrtc: { iceServers: [], playoutDelayMs: null },
     streams: [],
     demo: { enabled: 'auto' },
@@ -205,15 +205,17 @@ test('whip: publish tokens from the file or FACECAST_WHIP_TOKENS, bitrate bounds
   assert.equal(StreamConfigSchema.parse({ id: 'webcam', source: 'whip' }).source, 'whip');
 });
 
-test('ingest: skip-ahead bound and stall timeout validated, per-stream maxLagMs, FACECAST_MAX_LAG_MS', () => {
+test('ingest: skip-ahead bound, stall timeout and RTSP client validated, per-stream maxLagMs, FACECAST_MAX_LAG_MS, FACECAST_RTSP_CLIENT', () => {
   withFile('i.yaml', 'ingest: { maxLagMs: 800, stallTimeoutMs: 3000 }\nstreams: [{ id: cam, source: rtsp://10.0.0.5/live, maxLagMs: 0 }]\n', (file) => {
     const c = loadConfig({ file, env: {} });
-    assert.deepEqual(c.ingest, { maxLagMs: 800, stallTimeoutMs: 3000 });
+    assert.deepEqual(c.ingest, { maxLagMs: 800, stallTimeoutMs: 3000, rtspClient: 'native' });
     assert.equal(c.streams[0].maxLagMs, 0, '0 turns skipping off for that stream');
     assert.equal(loadConfig({ file, env: { FACECAST_MAX_LAG_MS: '1000' } }).ingest.maxLagMs, 1000);
   });
   assert.match(configError(() => loadConfig({ env: { FACECAST_MAX_LAG_MS: '50' } })).message, /ingest\.maxLagMs \(from FACECAST_MAX_LAG_MS\): must be 0 \(never skip\) or at least 100/);
   withFile('j.yaml', 'ingest: { stallTimeoutMs: 10 }\n', (file) => assert.match(configError(() => loadConfig({ file, env: {} })).message, /ingest\.stallTimeoutMs/));
+  assert.equal(loadConfig({ env: { FACECAST_RTSP_CLIENT: 'ffmpeg' } }).ingest.rtspClient, 'ffmpeg');
+  assert.match(configError(() => loadConfig({ env: { FACECAST_RTSP_CLIENT: 'gstreamer' } })).message, /ingest\.rtspClient \(from FACECAST_RTSP_CLIENT\)/);
   withFile('k.yaml', 'ingest: { maxLag: 500 }\n', (file) => assert.match(configError(() => loadConfig({ file, env: {} })).message, /maxLag/, 'unknown keys rejected'));
   assert.equal(StreamPatchSchema.parse({ maxLagMs: null }).maxLagMs, null, 'a patch can reset it');
   assert.equal(StreamConfigSchema.safeParse({ id: 'a', source: 'rtsp://h/x', maxLagMs: -1 }).success, false);

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Reference RTSP client for bench/rtsp-demux.ts: GStreamer's rtspsrc over TCP with no jitter buffer (latency=0),
+"""Reference RTSP client for bench/rtsp-demux.ts and test/integration/rtsp-client.test.ts (via rtsp-probe.ts): GStreamer's rtspsrc over TCP with no jitter buffer (latency=0),
 depayloaded to access units. Prints "AU <wall ms> <bytes> <key 0|1>" per access unit as it leaves the depayloader;
 runs for SECONDS, then exits. Usage: /usr/bin/python3 rtsp_probe.py RTSP_URL SECONDS
 """
