@@ -309,6 +309,7 @@ export class LiveSource extends TypedEmitter<LiveSourceEvents> implements AsyncD
       src = await VideoSource.open(this.#url, vopts);
       this.#video = src;
       this.openMs = performance.now() - t0;
+      log.debug(`connect() [source:${this.label}] opened in ${this.openMs.toFixed(0)} ms, read by ${src.client === 'native' ? "facecast's RTSP client" : 'FFmpeg'}`);
       this.sourceFps = src.fps;
       this.codec = src.codec;
       conn = { codec: src.codec, extradata: src.extradata, width: src.sourceWidth, height: src.sourceHeight };

@@ -90,12 +90,7 @@ export async function makeClip(path: string, opts: ClipOptions): Promise<void> {
   for (let i = 0; i < count; i++) {
     opts.frame(i, rgb);
     // A fresh yuv frame each time: the encoder may still hold a reference to the previous one.
-    using yuv = new Frame();
-    yuv.alloc();
-    yuv.width = width;
-    yuv.height = height;
-    yuv.format = AV_PIX_FMT_YUV420P;
-    FFmpegError.throwIfError(yuv.getBuffer(), 'makeClip: frame buffer');
+    using yuv = yuvFrame(width, height);
     const planes = yuv.data;
     if (!planes) throw new Error('makeClip: frame has no planes');
     FFmpegError.throwIfError(sws.scaleSync([rgb], [width * 3], 0, height, planes.slice(0, 3), yuv.linesize.slice(0, 3)), 'makeClip: swscale');
@@ -106,6 +101,17 @@ export async function makeClip(path: string, opts: ClipOptions): Promise<void> {
   }
   await encoder.flush();
   await write();
+}
+
+/** A new yuv420p frame of this size with its buffers allocated (an encoder's input; the caller frees it). */
+export function yuvFrame(width: number, height: number): Frame {
+  const f = new Frame();
+  f.alloc();
+  f.width = width;
+  f.height = height;
+  f.format = AV_PIX_FMT_YUV420P;
+  FFmpegError.throwIfError(f.getBuffer(), 'yuvFrame: frame buffer');
+  return f;
 }
 
 /** Fills a rectangle of a packed RGB24 image (clipped to the image). */

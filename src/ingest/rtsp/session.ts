@@ -54,6 +54,8 @@ export class RtspInput implements PacketInput {
   private ext = -1;
   private lastTs = 0;
   private session = '';
+  /** The session's aggregate control URL (PLAY, keep-alives, TEARDOWN). */
+  private control = '';
   private readonly auth: Authenticator | null;
   private readonly url: string;
   private readonly depay: H26xDepacketizer;
@@ -127,6 +129,7 @@ export class RtspInput implements PacketInput {
     };
     conn.onEnd = (end) => this.fail(end);
     const playUrl = sessionControl && sessionControl !== '*' ? resolveControl(base, sessionControl) : base;
+    this.control = playUrl;
     await request(this.label, conn, this.auth, 'PLAY', playUrl, { Session: session, Range: 'npt=0.000-' }, opts.timeoutMs);
     this.lastData = performance.now();
 
@@ -293,7 +296,7 @@ export class RtspInput implements PacketInput {
     this.closing ??= (async () => {
       this.interrupt();
       for (const t of this.timers) clearInterval(t);
-      if (!this.conn.closed && this.session) void request(this.label, this.conn, this.auth, 'TEARDOWN', this.url, { Session: this.session }, 200).catch(() => undefined);
+      if (!this.conn.closed && this.session) void request(this.label, this.conn, this.auth, 'TEARDOWN', this.control || this.url, { Session: this.session }, 200).catch(() => undefined);
       this.conn.close();
       this.queue.length = 0;
     })();

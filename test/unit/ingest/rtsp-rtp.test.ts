@@ -8,11 +8,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AV_CODEC_ID_H264, AV_CODEC_ID_HEVC, AV_LOG_ERROR, AV_PIX_FMT_YUV420P, FF_ENCODER_LIBX264, FF_ENCODER_LIBX265 } from 'node-av/constants';
+import { AV_CODEC_ID_H264, AV_CODEC_ID_HEVC, AV_LOG_ERROR, FF_ENCODER_LIBX264, FF_ENCODER_LIBX265 } from 'node-av/constants';
 import { Codec, CodecContext, FFmpegError, Frame, Log, Packet, Rational } from 'node-av/lib';
 import { Encoder } from 'node-av/api';
 import { H26xDepacketizer, parseRtpHeader, type AccessUnit, type H26xCodec } from '../../../src/ingest/rtsp/rtp-h26x.ts';
 import { splitAnnexB } from '../../../src/ingest/rtsp/h26x.ts';
+import { yuvFrame } from '../../../src/ingest/testmedia.ts';
 import { Authenticator } from '../../../src/ingest/rtsp/auth.ts';
 import { ReceiverReports } from '../../../src/ingest/rtsp/rtcp.ts';
 
@@ -42,12 +43,7 @@ async function encode(codec: H26xCodec, n: number): Promise<{ data: Buffer; key:
   };
   let seed = 1;
   for (let i = 0; i < n; i++) {
-    using f = new Frame();
-    f.alloc();
-    f.width = W;
-    f.height = H;
-    f.format = AV_PIX_FMT_YUV420P;
-    FFmpegError.throwIfError(f.getBuffer(), 'frame buffer');
+    using f = yuvFrame(W, H);
     const planes = f.data;
     assert.ok(planes);
     for (const plane of planes.slice(0, 3)) for (let j = 0; j < plane.length; j++) plane[j] = (seed = (seed * 1103515245 + 12345) >>> 0) >>> 25;
