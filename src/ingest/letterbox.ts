@@ -33,6 +33,28 @@ export class LetterboxScaler {
    * swscale, see src/ingest/video.ts on why), only the small centre rectangle is copied into the square.
    */
   scale(f: Frame, displayW: number, displayH: number): RgbImage {
+    const sws = this.prepare(f, displayW, displayH);
+    FFmpegError.throwIfError(sws.scaleFrameSync(this.#dst(), f), 'letterbox swscale');
+    return this.finish();
+  }
+
+  /**
+   * scale() with swscale on libuv's thread pool (live sources: pixel work stays off the event loop). `run` wraps
+   * the native call (VideoSource tracks it, so close() waits for it before freeing the frames).
+   */
+  async scaleAsync(f: Frame, displayW: number, displayH: number, run: (p: Promise<number>) => Promise<number> = (p) => p): Promise<RgbImage> {
+    const sws = this.prepare(f, displayW, displayH);
+    FFmpegError.throwIfError(await run(sws.scaleFrame(this.#dst(), f)), 'letterbox swscale');
+    return this.finish();
+  }
+
+  #dst(): Frame {
+    if (!this.#rect) throw new Error('letterbox: not prepared');
+    return this.#rect.frame;
+  }
+
+  /** Sets swscale up for this frame geometry (again only when it changes). */
+  private prepare(f: Frame, displayW: number, displayH: number): SoftwareScaleContext {
     const S = this.side;
     const key = `${f.width}x${f.height}/${f.format}/${displayW}x${displayH}`;
     if (key !== this.#key || !this.#sws || !this.#rect) {
@@ -49,8 +71,13 @@ export class LetterboxScaler {
       this.#left = Math.floor((S - w) / 2);
       this.#key = key;
     }
-    FFmpegError.throwIfError(this.#sws.scaleFrameSync(this.#rect.frame, f), 'letterbox swscale');
-    // Row by row into the square; the padding around it stays black.
+    return this.#sws;
+  }
+
+  /** Row by row into the square; the padding around it stays black. */
+  private finish(): RgbImage {
+    const S = this.side;
+    if (!this.#rect) throw new Error('letterbox: not prepared');
     const r = this.#rect.image;
     const row = r.width * 3;
     for (let y = 0; y < r.height; y++) this.#out.set(r.data.subarray(y * r.stride, y * r.stride + row), ((this.#top + y) * S + this.#left) * 3);

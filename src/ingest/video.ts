@@ -75,7 +75,7 @@ export class VideoSource implements AsyncDisposable {
   private readonly frame = new Frame();
   private sws: SoftwareScaleContext | null = null;
   private swsKey = '';
-  /** The RGB frame toRgb() converts into, and its pixels (read once: the frame keeps its buffer). */
+  /** The RGB frame rgbScaler() converts into, and its pixels (read once: the frame keeps its buffer). */
   private rgb: { frame: Frame; image: RgbImage } | null = null;
   private readonly lb: LetterboxScaler | null;
   private readonly yuv = new YuvFrameView();
@@ -374,23 +374,31 @@ export class VideoSource implements AsyncDisposable {
     else h.frame.unref();
   }
 
-  private deliver(f: Frame, t: number, sampled: boolean): DecodedFrame {
+  /** The delivered frame; null when close() came during an off-thread conversion (its frames are being freed). */
+  private async deliver(f: Frame, t: number, sampled: boolean): Promise<DecodedFrame | null> {
     this.stats.delivered++;
     const t0 = performance.now();
     const out: DecodedFrame = { index: this.fps ? Math.max(0, Math.round(t * this.fps)) : this.stats.decoded - 1, ptsSec: t, sampled };
-    // The decoded frame's planes are never read from JS on the common path: each read of `Frame.data` wraps them
-    // in new Buffers, which V8 counts as external memory until a GC collects them. At 3 live 720p cameras that
-    // churn (~100 MB/s) outran the scavenges and V8 ran ~3.5 mark-compacts a second, its GC threads taking ~23 %
-    // of a core (bench/results/profile-live-before-overlay-10fps-3cams.md; after: -after-…). RGB and the letterbox are converted
-    // frame to frame by swscale, and live video copies the frame natively (YuvCanvas.loadFrame).
-    // RGB only for the analysis grid: frames off it only feed live video, which takes the YUV planes as they are.
+    // The decoded frame's planes are never read from JS on the common path (each read wraps them in new Buffers:
+    // V8 external memory, GC churn; see src/ingest/README.md § Pixels): RGB and the letterbox are converted frame to
+    // frame by swscale, live video copies the frame natively. RGB only for the analysis grid.
     if (sampled && this.opts.rgb !== false) {
-      out.image = this.toRgb(f);
-      const lb = this.lb?.scale(f, this.width, this.height);
-      if (lb) out.letterbox = lb;
+      // Live sources convert on libuv's pool: the event loop is for I/O (at 6 cameras with every frame analysed
+      // swscale took 11.5 % of the main thread's samples, bench/results/profile-live-*). Files stay synchronous:
+      // a hop per frame would only slow offline analysis.
+      const sws = this.rgbScaler(f);
+      const rgb = this.rgbOut();
+      const ret = this.network ? await this.track(sws.scaleFrame(rgb.frame, f)) : sws.scaleFrameSync(rgb.frame, f);
+      if (this.closed) return null;
+      if (ret < 0) throw this.broken('frame not convertible to RGB', ret); // also a frame without pixel data
+      out.image = rgb.image;
+      if (this.lb) {
+        out.letterbox = this.network ? await this.lb.scaleAsync(f, this.width, this.height, (p) => this.track(p)) : this.lb.scale(f, this.width, this.height);
+        if (this.closed) return null;
+      }
     }
     if (this.wantsAll()) {
-      if (!out.image && (f.width !== this.codedW || f.height !== this.codedH)) this.syncSize(f); // as toRgb() does
+      if (!out.image && (f.width !== this.codedW || f.height !== this.codedH)) this.syncSize(f); // as rgbScaler() does
       if (isDirectYuv(f, this.width, this.height)) {
         out.native = f;
         const view = this.yuv;
@@ -416,11 +424,11 @@ export class VideoSource implements AsyncDisposable {
   }
 
   /**
-   * Converts (and scales) into the one output buffer with swscale (BT.601 matrix, bilinear), set up again only
-   * when the input geometry changes. Direct sws_scale into a caller buffer costs ~0.3 ms per 720p frame here and
-   * allocates nothing, which is why it is used rather than node-av's Scaler (a new Buffer per frame).
+   * swscale from this frame's geometry to RGB (BT.601 matrix, bilinear) into the one output frame, set up again
+   * only when the input geometry changes. Direct sws_scale into a frame of ours costs ~0.3 ms per 720p frame here
+   * and allocates nothing, which is why it is used rather than node-av's Scaler (a new Buffer per frame).
    */
-  private toRgb(f: Frame): RgbImage {
+  private rgbScaler(f: Frame): SoftwareScaleContext {
     const key = `${f.width}x${f.height}/${f.format}`;
     if (key !== this.swsKey || !this.sws || !this.rgb) {
       this.sws?.freeContext();
@@ -432,10 +440,12 @@ export class VideoSource implements AsyncDisposable {
       this.rgb = persistentRgb(this.width, this.height);
       this.swsKey = key;
     }
-    // A frame without pixel data fails here (not checked by reading f.data: that read is what is avoided).
-    const ret = this.sws.scaleFrameSync(this.rgb.frame, f);
-    if (ret < 0) throw this.broken('frame not convertible to RGB', ret);
-    return this.rgb.image;
+    return this.sws;
+  }
+
+  private rgbOut(): { frame: Frame; image: RgbImage } {
+    if (!this.rgb) throw new InvalidStateError(`${this.label}: RGB output used before it was set up`);
+    return this.rgb;
   }
 
   private outputSize(w: number, h: number, sar: number): [number, number] {
