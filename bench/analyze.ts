@@ -4,22 +4,26 @@
  *   - full frame rate with tracking (target: ≥ 0.5 of decode-only throughput)
  *   - `--fps 1` real-time factor (target: ≥ 30× real time on 2 cores)
  *   node --import tsx bench/analyze.ts [--quick]
+ * Analysis runs as `facecast analyze` runs it: SplitEngine (detector and classifiers on two worker threads, the
+ * classifiers with 2 intra-op threads), frames decoded ahead into a shared ring (src/pipeline/pipelined.ts). The
+ * same passes on one WorkerEngine with 1 thread per model (how analyze ran before) are measured back to back.
  * The clip (30 s, GOP 1 s, made once with testmedia from the group photos of @vladmandic/face-api, panning so
  * every frame changes) is cached in the OS temp dir. Writes bench/results/analyze.json and analyze.md.
  */
 import '../src/core/polyfill.js';
 import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import sharp from 'sharp';
 import { WorkerEngine } from '../src/inference/worker/client.js';
+import { SplitEngine } from '../src/inference/split.js';
 import type { Engine } from '../src/inference/api.js';
 import { VideoSource } from '../src/ingest/video.js';
 import { makeClip } from '../src/ingest/testmedia.js';
 import { configureFfmpegLog } from '../src/ingest/ffmpeg-log.js';
 import { FrameAnalyzer, type StageStats } from '../src/pipeline/analyzer.js';
-import { analyzePipelined } from '../src/pipeline/pipelined.js';
+import { analyzeSource } from '../src/pipeline/pipelined.js';
 import { cpuModel } from './lib.js';
 import { ffmpegCli, rawDecode } from './video-lib.js';
 
@@ -71,13 +75,16 @@ async function bestOf<T>(runs: number, fn: () => Promise<T>): Promise<{ ms: numb
   return { ms: best, value };
 }
 
-/** As `facecast analyze` runs: the engine in a worker thread, decoding overlapped with analysis (src/pipeline/pipelined.ts). */
-async function analyze(engine: Engine, path: string, fps: number | undefined): Promise<{ frames: number; stats: StageStats }> {
+/** As `facecast analyze` runs: decoding overlapped with analysis (src/pipeline/pipelined.ts). cpu: % of one core. */
+async function analyze(engine: Engine, path: string, fps: number | undefined): Promise<{ frames: number; stats: StageStats; cpu: number }> {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
   await using src = await VideoSource.open(path, { fps, letterbox: engine.detectorInputSize });
   const analyzer = new FrameAnalyzer(engine, { fps: fps ?? src.fps ?? FPS });
   let frames = 0;
-  for await (const _ of analyzePipelined(src.frames(), analyzer)) frames++;
-  return { frames, stats: analyzer.stats };
+  for await (const _ of analyzeSource(src, analyzer, engine.detectorInputSize)) frames++;
+  const c = process.cpuUsage(c0);
+  return { frames, stats: analyzer.stats, cpu: Math.round(((c.user + c.system) / 1000 / (performance.now() - t0)) * 100) };
 }
 
 const clip = await makeFaceClip();
@@ -85,10 +92,15 @@ const runs = QUICK ? 1 : 3;
 const dec1 = await bestOf(runs, () => rawDecode(clip, 1, {}));
 const decAuto = await bestOf(runs, () => rawDecode(clip, 0, {}));
 const cli = ffmpegCli(clip, 'auto', runs);
-const engine = await WorkerEngine.create({ detector: { minScore: 0.3 } });
+// facecast analyze's engine (src/cli/analyze.ts), then the single worker it replaced
+const engine = await SplitEngine.create({ detector: { minScore: 0.3 }, detectorThreads: 1, classifierThreads: Math.min(2, availableParallelism()) });
 const full = await bestOf(runs, () => analyze(engine, clip, undefined));
 const one = await bestOf(runs, () => analyze(engine, clip, 1));
 await engine.close();
+const single = await WorkerEngine.create({ detector: { minScore: 0.3 } });
+const fullSingle = await bestOf(runs, () => analyze(single, clip, undefined));
+const oneSingle = await bestOf(runs, () => analyze(single, clip, 1));
+await single.close();
 
 const fps = (frames: number, ms: number): number => Math.round(frames / (ms / 1000));
 const frames = SECONDS * FPS;
@@ -97,8 +109,12 @@ const r = {
   machine: { cpu: cpuModel(), node: process.version },
   clip: { width: W, height: H, fps: FPS, seconds: SECONDS, gop: FPS, faces: 'group photos of @vladmandic/face-api, panned' },
   decodeOnly: { oneThreadFps: fps(dec1.value.decoded, dec1.ms), autoThreadsFps: fps(decAuto.value.decoded, decAuto.ms), ffmpegCliFps: cli?.fps ?? null, ffmpegVersion: cli?.version ?? null },
-  fullRate: { fps: fps(full.value.frames, full.ms), frames: full.value.frames, stats: full.value.stats },
-  fps1: { realTimeFactor: Math.round((SECONDS / (one.ms / 1000)) * 10) / 10, frames: one.value.frames, stats: one.value.stats },
+  fullRate: { fps: fps(full.value.frames, full.ms), frames: full.value.frames, cpuPercent: full.value.cpu, stats: full.value.stats },
+  fps1: { realTimeFactor: Math.round((SECONDS / (one.ms / 1000)) * 10) / 10, frames: one.value.frames, cpuPercent: one.value.cpu, stats: one.value.stats },
+  singleWorker: {
+    fullRate: { fps: fps(fullSingle.value.frames, fullSingle.ms), cpuPercent: fullSingle.value.cpu },
+    fps1: { realTimeFactor: Math.round((SECONDS / (oneSingle.ms / 1000)) * 10) / 10, cpuPercent: oneSingle.value.cpu },
+  },
 };
 const ceiling = Math.max(r.decodeOnly.oneThreadFps, r.decodeOnly.autoThreadsFps);
 const ratio = Math.round((r.fullRate.fps / ceiling) * 100) / 100;
@@ -118,7 +134,9 @@ Machine: ${r.machine.cpu}; Node ${r.machine.node}. Clip: ${W}×${H} H.264, ${FPS
 | analyze, every frame, tracking (detect every ${Math.max(1, Math.round(FPS / 5))}) | ${r.fullRate.fps} | ${(r.fullRate.fps / FPS).toFixed(1)} | ratio ${ratio} (≥ 0.5) ${ratio >= 0.5 ? 'met' : 'NOT met'} |
 | analyze --fps 1 | ${fps(r.fps1.frames, one.ms)} | ${r.fps1.realTimeFactor} | ≥ 30× ${r.fps1.realTimeFactor >= 30 ? 'met' : 'NOT met'} |
 
-Stage cost per analysed frame (ms): full rate — detect ${per(r.fullRate.stats, 'detect')}, track ${per(r.fullRate.stats, 'track')}, classify ${per(r.fullRate.stats, 'classify')}, groups ${per(r.fullRate.stats, 'group')}; --fps 1 — detect ${per(r.fps1.stats, 'detect')}, classify ${per(r.fps1.stats, 'classify')}.
+Both cores: the process used ${r.fullRate.cpuPercent} % of a core at full rate and ${r.fps1.cpuPercent} % at --fps 1. On one WorkerEngine (1 thread per model; how analyze ran before SplitEngine), same passes back to back: ${r.singleWorker.fullRate.fps} frames/s at full rate (${r.singleWorker.fullRate.cpuPercent} % of a core), ${r.singleWorker.fps1.realTimeFactor}× real time at --fps 1 (${r.singleWorker.fps1.cpuPercent} %).
+
+Stage wall time per analysed frame (ms; detect runs ahead of its frame, so it overlaps the others): full rate — detect ${per(r.fullRate.stats, 'detect')}, track ${per(r.fullRate.stats, 'track')}, classify ${per(r.fullRate.stats, 'classify')}, groups ${per(r.fullRate.stats, 'group')}; --fps 1 — detect ${per(r.fps1.stats, 'detect')}, classify ${per(r.fps1.stats, 'classify')}.
 `;
 writeFileSync(`${out}.md`, md);
 process.stdout.write(md);

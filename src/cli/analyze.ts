@@ -5,10 +5,12 @@
  */
 import { basename, extname, join, resolve } from 'node:path';
 import { readFileSync, rmSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { AbortError, InputError, UsageError, errorMessage, fromSystemError } from '../core/errors.js';
 import type { FrameRecord } from '../core/records.js';
 import { envManifests } from '../inference/engine.js';
-import { WorkerEngine } from '../inference/worker/client.js';
+import { WorkerEngine, type WorkerEngineOptions } from '../inference/worker/client.js';
+import { SplitEngine } from '../inference/split.js';
 import type { Engine } from '../inference/api.js';
 import type { ExecutionProvider } from '../inference/session.js';
 import { isImagePath, loadImage } from '../ingest/image.js';
@@ -18,7 +20,7 @@ import { errorLine } from './error-line.js';
 import { quietLogging } from '../core/log.js';
 import { FrameAnalyzer, toGroupRecord } from '../pipeline/analyzer.js';
 import { GroupAggregator } from '../pipeline/groups/index.js';
-import { analyzePipelined } from '../pipeline/pipelined.js';
+import { analyzeSource } from '../pipeline/pipelined.js';
 import { validateZones, type ZoneConfig } from '../pipeline/groups/index.js';
 import { CsvExporter } from '../broadcast/exports/csv.js';
 import { JsonlExporter } from '../broadcast/exports/jsonl.js';
@@ -50,7 +52,7 @@ Options:
   --tta                mirror test-time augmentation for the classifiers (slower, steadier)
   --manifest FILE      extra model manifest (repeatable; also FACECAST_MODELS)
   --provider cpu|cuda  inference provider (default cpu)
-  --threads N          intra-op threads per model (default 1)
+  --threads N          intra-op threads per model (default: 1 for the detector, 2 for the classifiers)
   --quiet              no progress output
 `;
 
@@ -67,7 +69,8 @@ interface Args {
   tta: boolean;
   manifests: string[];
   provider: ExecutionProvider;
-  threads: number;
+  /** --threads, when given (else 1 for the detector and up to 2 for the classifiers). */
+  threads: number | undefined;
   quiet: boolean;
 }
 
@@ -131,7 +134,7 @@ export function parseAnalyzeArgs(argv: string[]): Args | 'help' {
     tta: v.tta ?? false,
     manifests: v.manifest ?? envManifests(),
     provider: (v.provider as ExecutionProvider | undefined) ?? 'cpu',
-    threads: positive('threads', v.threads, true) ?? 1,
+    threads: positive('threads', v.threads, true),
     quiet: v.quiet ?? false,
   };
 }
@@ -181,15 +184,21 @@ export async function analyzeCommand(argv: string[]): Promise<number> {
   configureFfmpegLog();
   // Before the engine starts: its worker thread takes its log levels from the environment at construction.
   if (a.quiet) quietLogging();
-  const engine = await WorkerEngine.create({
+  const images = a.inputs.filter(isImagePath);
+  const videos = a.inputs.filter((i) => !isImagePath(i));
+  // Videos: the detector and the classifiers on two worker threads (SplitEngine), so that the next detection
+  // runs while this frame's faces are classified. The classifiers take a second intra-op thread: they are the
+  // longest stage (bench/results/analyze.md); the detector's small runs gain nothing from one.
+  const opts: WorkerEngineOptions = {
     manifests: a.manifests,
     provider: a.provider,
-    detectorThreads: a.threads,
-    classifierThreads: a.threads,
+    detectorThreads: a.threads ?? 1,
+    classifierThreads: a.threads ?? Math.min(2, availableParallelism()),
     classifier: { race: a.race, tta: a.tta },
     // Detections down to 0.3 reach the tracker: its second (ByteTrack) stage keeps tracks alive with them.
     detector: { minScore: 0.3, tiling: { mode: a.tiling, tileSize: 640, overlap: 0.25, minScore: 0.55 } },
-  });
+  };
+  const engine: Engine = videos.length > 0 ? await SplitEngine.create(opts) : await WorkerEngine.create(opts);
   let failed = 0;
   // Ctrl-C / SIGTERM: stop reading, flush what was analysed (every export is valid up to there), exit 130.
   const ctl = new AbortController();
@@ -202,8 +211,6 @@ export async function analyzeCommand(argv: string[]): Promise<number> {
   process.once('SIGINT', onInt);
   process.once('SIGTERM', onTerm);
   try {
-    const images = a.inputs.filter(isImagePath);
-    const videos = a.inputs.filter((i) => !isImagePath(i));
     if (images.length) failed += await analyzeImages(a, engine, images);
     const names = uniqueNames(videos, images.length ? [images.length === 1 ? nameOf(images[0]) : 'images'] : []);
     for (const [k, input] of videos.entries()) {
@@ -245,7 +252,7 @@ async function analyzeVideo(a: Args, engine: Engine, input: string, signal: Abor
   let last: FrameRecord | undefined;
   try {
     // Decode of the next frames overlaps the worker's analysis of this one; records still come in order.
-    for await (const { frame: f, record: rec } of analyzePipelined(src.frames(), analyzer, { signal })) {
+    for await (const { frame: f, record: rec } of analyzeSource(src, analyzer, engine.detectorInputSize, { signal })) {
       for (const e of exporters) e.frame(rec, info);
       if (mp4 && atlas) await mp4.writeAnnotated(f.image, rec, atlas, a.zones);
       progress.tick();

@@ -29,6 +29,11 @@ export interface EngineOptions {
   classifier?: Partial<ClassifierOptions>;
   /** Skip the detector (classification of face crops only). */
   noDetector?: boolean;
+  /**
+   * Load no classifier (detection only): the detection half of SplitEngine (split.ts), whose other worker
+   * classifies. classify() then returns attributes with no estimate in them.
+   */
+  noClassifiers?: boolean;
   /** Warm-up runs per model at start (default 1). */
   warmup?: number;
   store?: ModelStore;
@@ -68,7 +73,7 @@ export class FaceEngine implements Engine {
         detector = new FaceDetector(s, entry, opts.detector);
       }
       const cls = (role: RoleName): ClassificationModelEntry | undefined => {
-        const id = roles[role];
+        const id = opts.noClassifiers ? undefined : roles[role];
         if (!id) return undefined;
         const e = getModel(manifest, id);
         if (e.task !== 'face-classification') throw new ModelError('E_MANIFEST_INVALID', `role "${role}": model "${id}" is not a face classifier`);

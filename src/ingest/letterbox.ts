@@ -13,7 +13,9 @@ import { persistentRgb } from './rgb-frame.js';
 
 export class LetterboxScaler {
   readonly side: number;
-  readonly #out: Uint8Array;
+  /** The squares, used in turn (one unless `ring`: see VideoSourceOptions.ring). */
+  readonly #outs: Uint8Array[];
+  #next = 0;
   #sws: SoftwareScaleContext | null = null;
   #key = '';
   /** swscale's destination: the centre rectangle, its own frame (read from JS once, when made). */
@@ -21,15 +23,17 @@ export class LetterboxScaler {
   #top = 0;
   #left = 0;
 
-  constructor(side: number) {
+  /** `ring` > 1: that many squares in SharedArrayBuffer memory, used in turn (each result stays valid that long). */
+  constructor(side: number, ring = 1) {
     if (!Number.isInteger(side) || side < 16 || side > 2048) throw new RangeError(`letterbox side must be an integer in 16..2048, got ${side}`);
     this.side = side;
-    this.#out = new Uint8Array(side * side * 3);
+    const n = side * side * 3;
+    this.#outs = Array.from({ length: Math.max(1, ring) }, () => (ring > 1 ? new Uint8Array(new SharedArrayBuffer(n)) : new Uint8Array(n)));
   }
 
   /**
    * Scales `f` (display size displayW×displayH, which differs from the coded size for non-square pixels) into the
-   * square. The returned image is valid until the next call. `f`'s planes are not read from JS (frame to frame
+   * square. The returned image is valid until the next call (the next `ring` calls). `f`'s planes are not read from JS (frame to frame
    * swscale, see src/ingest/video.ts on why), only the small centre rectangle is copied into the square.
    */
   scale(f: Frame, displayW: number, displayH: number): RgbImage {
@@ -66,7 +70,7 @@ export class LetterboxScaler {
       this.#sws.getContext(f.width, f.height, f.format as AVPixelFormat, w, h, AV_PIX_FMT_RGB24, SWS_AREA);
       FFmpegError.throwIfError(this.#sws.initContext(), 'letterbox swscale init');
       this.#rect = persistentRgb(w, h);
-      this.#out.fill(0);
+      for (const o of this.#outs) o.fill(0);
       this.#top = Math.floor((S - h) / 2);
       this.#left = Math.floor((S - w) / 2);
       this.#key = key;
@@ -80,8 +84,10 @@ export class LetterboxScaler {
     if (!this.#rect) throw new Error('letterbox: not prepared');
     const r = this.#rect.image;
     const row = r.width * 3;
-    for (let y = 0; y < r.height; y++) this.#out.set(r.data.subarray(y * r.stride, y * r.stride + row), ((this.#top + y) * S + this.#left) * 3);
-    return { data: this.#out, width: S, height: S, stride: S * 3 };
+    const out = this.#outs[this.#next];
+    this.#next = (this.#next + 1) % this.#outs.length;
+    for (let y = 0; y < r.height; y++) out.set(r.data.subarray(y * r.stride, y * r.stride + row), ((this.#top + y) * S + this.#left) * 3);
+    return { data: out, width: S, height: S, stride: S * 3 };
   }
 
   free(): void {

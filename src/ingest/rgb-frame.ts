@@ -19,3 +19,16 @@ export function persistentRgb(width: number, height: number): { frame: Frame; im
   const stride = frame.linesize[0];
   return { frame, image: { data: new Uint8Array(data.buffer, data.byteOffset, stride * height), width, height, stride } };
 }
+
+/**
+ * persistentRgb in SharedArrayBuffer memory: the frame is made over the buffer (Frame.fromVideoBuffer keeps a
+ * reference, so swscale writes straight into it; test/unit/ingest/video-ring.test.ts checks that), and the image
+ * can go to a worker thread without a copy.
+ */
+export function sharedRgb(width: number, height: number): { frame: Frame; image: RgbImage } {
+  const sab = new SharedArrayBuffer(width * height * 3);
+  const frame = Frame.fromVideoBuffer(Buffer.from(sab), { width, height, format: AV_PIX_FMT_RGB24 });
+  const stride = frame.linesize[0];
+  if (stride !== width * 3) throw new Error(`shared RGB frame: unexpected stride ${stride} for width ${width}`);
+  return { frame, image: { data: new Uint8Array(sab), width, height, stride } };
+}

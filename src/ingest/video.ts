@@ -23,7 +23,7 @@ import { Codec, CodecContext, FFmpegError, Frame, Packet, SoftwareScaleContext }
 import { AbortError, InputError, InvalidStateError } from '../core/errors.js';
 import type { RgbImage, YuvImage } from '../core/types.js';
 import { LetterboxScaler } from './letterbox.js';
-import { persistentRgb } from './rgb-frame.js';
+import { persistentRgb, sharedRgb } from './rgb-frame.js';
 import { YuvFrameView, isDirectYuv } from './yuv.js';
 import { stageTimings } from '../core/stage-stats.js';
 import { openInput } from './video-open.js';
@@ -77,7 +77,11 @@ export class VideoSource implements AsyncDisposable {
   private swsKey = '';
   /** The RGB frame rgbScaler() converts into, and its pixels (read once: the frame keeps its buffer). */
   private rgb: { frame: Frame; image: RgbImage } | null = null;
-  private readonly lb: LetterboxScaler | null;
+  /** With `ring` > 1: the shared RGB outputs used in turn (`rgb` is then the one in use). */
+  private rgbRing: { frame: Frame; image: RgbImage }[] = [];
+  private rgbNext = 0;
+  private ringSize: number | undefined;
+  private lb: LetterboxScaler | null;
   private readonly yuv = new YuvFrameView();
   /** The frame last delivered: its planes back `yuv` views, so it is unreferenced only at the next step. */
   private held: { frame: Frame; owned: boolean } | null = null;
@@ -102,6 +106,12 @@ export class VideoSource implements AsyncDisposable {
   private errorRun = 0;
   /** A packet was refused by opts.admit: drop until an admitted key frame (see VideoSourceOptions.admit). */
   private skipping = false;
+  /**
+   * When frames() next pauses for the event loop. Kept across frames: a consumer that handles each frame in
+   * microtasks only (an async loop with no I/O of its own) would otherwise never let a timer or a worker's
+   * reply in, as each frame alone takes less than the budget.
+   */
+  private pauseAt = 0;
   /** Time in the decoder since the last delivered frame, ms: with the RGB conversion, one 'decode' observation. */
   private decodeMs = 0;
   /** Frames chosen while draining the decoder at a mode switch (references, not pixel copies). */
@@ -134,7 +144,7 @@ export class VideoSource implements AsyncDisposable {
     this.extradata = info.extradata;
     this.startPts = info.startPts;
     this.sampler = new Sampler(opts.fps ? 1 / opts.fps : 0);
-    this.lb = opts.letterbox ? new LetterboxScaler(opts.letterbox) : null;
+    this.lb = opts.letterbox ? new LetterboxScaler(opts.letterbox, this.ring) : null;
     this.pkt.alloc();
     this.frame.alloc();
     opts.signal?.addEventListener('abort', this.onAbort, { once: true });
@@ -210,13 +220,13 @@ export class VideoSource implements AsyncDisposable {
 
   private async nextFrame(): Promise<DecodedFrame | null> {
     this.release(); // the consumer is done with the previous frame
-    let budget = performance.now() + 20;
+    if (this.pauseAt === 0) this.pauseAt = performance.now() + 20;
     for (;;) {
       if (this.opts.signal?.aborted) throw new AbortError(`${this.label}: aborted ${this.where()}`, { cause: this.opts.signal.reason });
       if (this.closed) return null;
-      if (performance.now() > budget) { // let timers, sockets and signals in between stretches of decoding
+      if (performance.now() > this.pauseAt) { // let timers, sockets and signals in between stretches of decoding
         await tick();
-        budget = performance.now() + 20;
+        this.pauseAt = performance.now() + 20;
         continue;
       }
       const q = this.queued.shift();
@@ -436,16 +446,52 @@ export class VideoSource implements AsyncDisposable {
       this.sws = new SoftwareScaleContext();
       this.sws.getContext(f.width, f.height, f.format as AVPixelFormat, this.width, this.height, AV_PIX_FMT_RGB24, SWS_BILINEAR);
       FFmpegError.throwIfError(this.sws.initContext(), 'swscale init');
-      this.rgb?.frame.free();
-      this.rgb = persistentRgb(this.width, this.height);
+      this.freeRgb();
+      if (this.ring > 1) this.rgbRing = Array.from({ length: this.ring }, () => sharedRgb(this.width, this.height));
+      else this.rgb = persistentRgb(this.width, this.height);
       this.swsKey = key;
     }
     return this.sws;
   }
 
   private rgbOut(): { frame: Frame; image: RgbImage } {
+    if (this.rgbRing.length > 0) {
+      this.rgb = this.rgbRing[this.rgbNext];
+      this.rgbNext = (this.rgbNext + 1) % this.rgbRing.length;
+    }
     if (!this.rgb) throw new InvalidStateError(`${this.label}: RGB output used before it was set up`);
     return this.rgb;
+  }
+
+  /** Frames of the ring outputs: live sources keep one buffer (their frames are copied into pooled ones). */
+  private get ring(): number {
+    return this.network ? 1 : Math.max(1, Math.floor(this.ringSize ?? this.opts.ring ?? 1));
+  }
+
+  /**
+   * Sets the `ring` option after open(), once the frame size is known (the ring's memory depends on it). Only
+   * before frames() is iterated; a live (network) source keeps one buffer.
+   */
+  useRing(n: number): void {
+    if (!Number.isInteger(n) || n < 1) throw new RangeError(`ring must be an integer >= 1, got ${n}`);
+    if (this.iterating) throw new InvalidStateError(`${this.label}: useRing() after frames() started`);
+    this.ringSize = n;
+    if (this.lb) {
+      this.lb.free();
+      this.lb = new LetterboxScaler(this.lb.side, this.ring);
+    }
+  }
+
+  /** Ring outputs actually used (1 for live sources). */
+  get ringLength(): number {
+    return this.ring;
+  }
+
+  private freeRgb(): void {
+    if (this.rgbRing.length > 0) for (const r of this.rgbRing) r.frame.free();
+    else this.rgb?.frame.free();
+    this.rgbRing = [];
+    this.rgb = null;
   }
 
   private outputSize(w: number, h: number, sar: number): [number, number] {
@@ -485,8 +531,7 @@ export class VideoSource implements AsyncDisposable {
       while (this.inflight) await this.inflight.catch(() => undefined);
       this.release();
       this.sws?.freeContext();
-      this.rgb?.frame.free();
-      this.rgb = null;
+      this.freeRgb();
       this.lb?.free();
       this.yuv.free();
       this.pkt.free();

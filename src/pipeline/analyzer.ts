@@ -39,6 +39,16 @@ export interface StageStats {
   ms: { detect: number; track: number; classify: number; group: number };
 }
 
+/** A frame prefetch() decided on: its detection, started then, when it is a detection frame. */
+interface Planned {
+  frame: number;
+  ts: number;
+  dets: Promise<Detection[]> | undefined;
+  /** performance.now() at the start of the detection and once it settled (the stage's time, not the wait). */
+  t0: number;
+  t1: number;
+}
+
 interface TrackState {
   smoother: TrackSmoother;
   last: SmoothedAttributes | undefined;
@@ -59,6 +69,8 @@ export class FrameAnalyzer {
    */
   readonly detectIntervalSec: number;
   #lastDetectTs = -Infinity;
+  /** Frames prefetch() planned, oldest first; process() takes them in the same order. */
+  readonly #planned: Planned[] = [];
   /** Detections of the latest detection frame that no emitted face covers (FrameRecord.unconfirmed). */
   #unconfirmed: Box[] = [];
   readonly #halfFrame: number;
@@ -90,27 +102,31 @@ export class FrameAnalyzer {
    * provides it) are only read during the call.
    */
   async process(frame: number, ts: number, image: RgbImage, signal?: AbortSignal, letterbox?: RgbImage): Promise<FrameRecord> {
-    // ts < last: a new timeline (e.g. a source restarted); detect at once
+    const head = this.#planned[0];
+    const planned = head && head.frame === frame && head.ts === ts ? this.#planned.shift() : undefined;
     // A scene cut ends every track (no id carried from one shot to the next) and detects at once.
     const cut = this.#cuts?.observe(image) === true;
     if (cut) {
       this.tracker.cut(ts);
       this.sceneCuts++;
     }
-    const detect = cut || ts < this.#lastDetectTs || ts - this.#lastDetectTs >= this.detectIntervalSec - this.#halfFrame;
-    if (detect) this.#lastDetectTs = ts;
+    // A planned frame was scheduled by prefetch(); a cut still detects at once, and the planned grid goes on
+    // from where it was (the frames after the cut are already planned).
+    const detect = planned ? cut || planned.dets !== undefined : this.#detectDue(ts, cut);
     this.stats.frames++;
     let tracks: TrackSnapshot[];
     if (detect) {
-      const t0 = performance.now();
-      const dets = await this.#engine.detect(image, signal, letterbox);
-      const t1 = performance.now();
+      let t0 = performance.now();
+      const dets = await (planned?.dets ?? this.#engine.detect(image, signal, letterbox));
+      let t1 = performance.now();
+      if (planned?.dets) [t0, t1] = [planned.t0, planned.t1];
+      const tTrack = performance.now();
       tracks = this.tracker.update(dets, ts);
       const t2 = performance.now();
       this.stats.ms.detect += t1 - t0;
-      this.stats.ms.track += t2 - t1;
+      this.stats.ms.track += t2 - tTrack;
       stageTimings.detect.observeMs(t1 - t0);
-      stageTimings.track.observeMs(t2 - t1);
+      stageTimings.track.observeMs(t2 - tTrack);
       this.stats.detections++;
       this.#applyEvents();
       // A new track's first descriptor may re-link it to a face lost moments ago; take the snapshots again so
@@ -139,6 +155,34 @@ export class FrameAnalyzer {
     const rec: FrameRecord = { frame, time: ts, width: image.width, height: image.height, detected: detect, faces, groups: stats.map(toGroupRecord) };
     if (this.#unconfirmed.length > 0) rec.unconfirmed = this.#unconfirmed;
     return rec;
+  }
+
+  /**
+   * Offline pipelining (src/pipeline/pipelined.ts): decides now, in frame order and ahead of process(), whether
+   * frame `frame` at `ts` is a detection frame, and if so starts its detection at once, so that with the
+   * detector on a thread of its own (SplitEngine) it runs while earlier frames are still classified. Every
+   * prefetched frame must then be passed to process() in the same order; `image` and `letterbox` must stay
+   * unchanged until that process() settles. Returns the detection started, if any (to be awaited by a caller
+   * that stops before processing it).
+   */
+  prefetch(frame: number, ts: number, image: RgbImage, signal?: AbortSignal, letterbox?: RgbImage): Promise<unknown> | undefined {
+    const p: Planned = { frame, ts, dets: undefined, t0: performance.now(), t1: 0 };
+    if (this.#detectDue(ts, false)) {
+      p.dets = this.#engine.detect(image, signal, letterbox);
+      p.dets.then(
+        () => (p.t1 = performance.now()),
+        () => undefined, // rejected: thrown by process() at this frame's turn
+      );
+    }
+    this.#planned.push(p);
+    return p.dets;
+  }
+
+  /** The detection schedule: ts < last is a new timeline (e.g. a source restarted), detected at once. */
+  #detectDue(ts: number, force: boolean): boolean {
+    const due = force || ts < this.#lastDetectTs || ts - this.#lastDetectTs >= this.detectIntervalSec - this.#halfFrame;
+    if (due) this.#lastDetectTs = ts;
+    return due;
   }
 
   /** Classifies the tracks matched to a detection on this frame that the budget allows. */

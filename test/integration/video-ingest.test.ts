@@ -163,6 +163,45 @@ describe('VideoSource', () => {
     await it.return?.();
   });
 
+  test('ring: frames rotate through N shared buffers (RGB and letterbox), each intact until N more are delivered', async () => {
+    const RING = 4;
+    await using src = await VideoSource.open(mp4, { letterbox: 64 });
+    src.useRing(RING);
+    assert.equal(src.ringLength, RING);
+    const held: VideoFrame[] = [];
+    const images = new Set<ArrayBufferLike>();
+    const boxes = new Set<ArrayBufferLike>();
+    let n = 0;
+    for await (const f of src.frames()) {
+      assert.ok(f.image.data.buffer instanceof SharedArrayBuffer, 'RGB in shared memory (a worker reads it in place)');
+      assert.ok(f.letterbox?.data.buffer instanceof SharedArrayBuffer, 'letterbox in shared memory');
+      images.add(f.image.data.buffer);
+      boxes.add(f.letterbox.data.buffer);
+      held.push(f);
+      if (held.length > RING - 1) held.shift();
+      // every frame still held (the last RING - 1 before this one, and this one) shows its own index
+      for (const h of held) assert.equal(readIndex(h.image), h.index, `frame ${h.index} intact at delivery ${f.index}`);
+      if (++n === 12) break;
+    }
+    assert.equal(images.size, RING, 'RING RGB buffers, reused in turn');
+    assert.equal(boxes.size, RING, 'RING letterbox buffers');
+    // the same pixels as the one-buffer path
+    await using plain = await VideoSource.open(mp4, { letterbox: 64 });
+    await using ringed = await VideoSource.open(mp4, { letterbox: 64 });
+    ringed.useRing(3);
+    const a = plain.frames()[Symbol.asyncIterator]();
+    const b = ringed.frames()[Symbol.asyncIterator]();
+    for (let i = 0; i < 5; i++) {
+      const [fa, fb] = [(await a.next()).value as VideoFrame, (await b.next()).value as VideoFrame];
+      assert.ok(Buffer.from(fa.image.data).equals(Buffer.from(fb.image.data)), `frame ${i}: same RGB`);
+      assert.ok(Buffer.from(fa.letterbox!.data).equals(Buffer.from(fb.letterbox!.data)), `frame ${i}: same letterbox`);
+    }
+    await a.return?.();
+    await b.return?.();
+    assert.throws(() => ringed.useRing(2), /after frames\(\) started/);
+    assert.throws(() => plain.useRing(0), RangeError);
+  });
+
   test('http URLs go through the same code', async () => {
     const bytes = await readFile(mp4);
     const server: Server = createServer((req, res) => {
