@@ -32,3 +32,36 @@ export function sharedRgb(width: number, height: number): { frame: Frame; image:
   if (stride !== width * 3) throw new Error(`shared RGB frame: unexpected stride ${stride} for width ${width}`);
   return { frame, image: { data: new Uint8Array(sab), width, height, stride } };
 }
+
+/**
+ * The RGB frames a VideoSource converts into: one persistentRgb, or with `ring` > 1 that many sharedRgb frames
+ * used in turn (VideoSourceOptions.ring), set up again only when the output size changes.
+ */
+export class RgbOutputs {
+  #list: { frame: Frame; image: RgbImage }[] = [];
+  #next = 0;
+
+  get ready(): boolean {
+    return this.#list.length > 0;
+  }
+
+  setup(width: number, height: number, ring: number): void {
+    this.free();
+    this.#list = ring > 1 ? Array.from({ length: ring }, () => sharedRgb(width, height)) : [persistentRgb(width, height)];
+  }
+
+  /** The frame to convert the next picture into (and its pixels, valid until `ring` more calls). */
+  next(): { frame: Frame; image: RgbImage } {
+    const r = this.#list[this.#next];
+    if (!r) throw new Error('RgbOutputs: used before setup()');
+    this.#next = (this.#next + 1) % this.#list.length;
+    return r;
+  }
+
+  /** Idempotent. */
+  free(): void {
+    for (const r of this.#list) r.frame.free();
+    this.#list = [];
+    this.#next = 0;
+  }
+}

@@ -23,7 +23,7 @@ import { Codec, CodecContext, FFmpegError, Frame, Packet, SoftwareScaleContext }
 import { AbortError, InputError, InvalidStateError } from '../core/errors.js';
 import type { RgbImage, YuvImage } from '../core/types.js';
 import { LetterboxScaler } from './letterbox.js';
-import { persistentRgb, sharedRgb } from './rgb-frame.js';
+import { RgbOutputs } from './rgb-frame.js';
 import { YuvFrameView, isDirectYuv } from './yuv.js';
 import { stageTimings } from '../core/stage-stats.js';
 import { openInput } from './video-open.js';
@@ -75,11 +75,8 @@ export class VideoSource implements AsyncDisposable {
   private readonly frame = new Frame();
   private sws: SoftwareScaleContext | null = null;
   private swsKey = '';
-  /** The RGB frame rgbScaler() converts into, and its pixels (read once: the frame keeps its buffer). */
-  private rgb: { frame: Frame; image: RgbImage } | null = null;
-  /** With `ring` > 1: the shared RGB outputs used in turn (`rgb` is then the one in use). */
-  private rgbRing: { frame: Frame; image: RgbImage }[] = [];
-  private rgbNext = 0;
+  /** The RGB frame(s) rgbScaler() converts into, and their pixels (read once: each frame keeps its buffer). */
+  private readonly rgb = new RgbOutputs();
   private ringSize: number | undefined;
   private lb: LetterboxScaler | null;
   private readonly yuv = new YuvFrameView();
@@ -397,7 +394,7 @@ export class VideoSource implements AsyncDisposable {
       // swscale took 11.5 % of the main thread's samples, bench/results/profile-live-*). Files stay synchronous:
       // a hop per frame would only slow offline analysis.
       const sws = this.rgbScaler(f);
-      const rgb = this.rgbOut();
+      const rgb = this.rgb.next();
       const ret = this.network ? await this.track(sws.scaleFrame(rgb.frame, f)) : sws.scaleFrameSync(rgb.frame, f);
       if (this.closed) return null;
       if (ret < 0) throw this.broken('frame not convertible to RGB', ret); // also a frame without pixel data
@@ -440,27 +437,16 @@ export class VideoSource implements AsyncDisposable {
    */
   private rgbScaler(f: Frame): SoftwareScaleContext {
     const key = `${f.width}x${f.height}/${f.format}`;
-    if (key !== this.swsKey || !this.sws || !this.rgb) {
+    if (key !== this.swsKey || !this.sws || !this.rgb.ready) {
       this.sws?.freeContext();
       this.syncSize(f);
       this.sws = new SoftwareScaleContext();
       this.sws.getContext(f.width, f.height, f.format as AVPixelFormat, this.width, this.height, AV_PIX_FMT_RGB24, SWS_BILINEAR);
       FFmpegError.throwIfError(this.sws.initContext(), 'swscale init');
-      this.freeRgb();
-      if (this.ring > 1) this.rgbRing = Array.from({ length: this.ring }, () => sharedRgb(this.width, this.height));
-      else this.rgb = persistentRgb(this.width, this.height);
+      this.rgb.setup(this.width, this.height, this.ring);
       this.swsKey = key;
     }
     return this.sws;
-  }
-
-  private rgbOut(): { frame: Frame; image: RgbImage } {
-    if (this.rgbRing.length > 0) {
-      this.rgb = this.rgbRing[this.rgbNext];
-      this.rgbNext = (this.rgbNext + 1) % this.rgbRing.length;
-    }
-    if (!this.rgb) throw new InvalidStateError(`${this.label}: RGB output used before it was set up`);
-    return this.rgb;
   }
 
   /** Frames of the ring outputs: live sources keep one buffer (their frames are copied into pooled ones). */
@@ -485,13 +471,6 @@ export class VideoSource implements AsyncDisposable {
   /** Ring outputs actually used (1 for live sources). */
   get ringLength(): number {
     return this.ring;
-  }
-
-  private freeRgb(): void {
-    if (this.rgbRing.length > 0) for (const r of this.rgbRing) r.frame.free();
-    else this.rgb?.frame.free();
-    this.rgbRing = [];
-    this.rgb = null;
   }
 
   private outputSize(w: number, h: number, sar: number): [number, number] {
@@ -531,7 +510,7 @@ export class VideoSource implements AsyncDisposable {
       while (this.inflight) await this.inflight.catch(() => undefined);
       this.release();
       this.sws?.freeContext();
-      this.freeRgb();
+      this.rgb.free();
       this.lb?.free();
       this.yuv.free();
       this.pkt.free();
