@@ -24,6 +24,7 @@ const BENCHES: readonly Bench[] = [
   { name: 'models', file: 'models.ts', description: 'model latency: onnxruntime-node vs TF.js WASM (what @vladmandic/human runs)' },
   { name: 'decode', file: 'decode.ts', description: 'video decode: node-av decode-only / to RGB / sampled, vs ffmpeg CLI' },
   { name: 'encode', file: 'encode.ts', description: 'live encode: x264 CPU per 720p25 frame with the live settings (the floor of an overlay camera)' },
+  { name: 'preprocess', file: 'preprocess.ts', description: 'JS crop sampler: ms per face crop for each default classifier input, inside a frame and over its edge' },
   { name: 'analyze', file: 'analyze.ts', description: 'facecast analyze throughput (full rate, --fps 1) vs decode-only ceiling' },
   { name: 'tracking', file: 'tracking.ts', description: 'tracking quality (IDF1, ID switches) vs. detection period on the synthetic clip' },
   { name: 'live', file: 'live.ts', description: 'facecast serve: camera→Chromium latency, CPU per camera, camera capacity (overlay vs passthrough)', optIn: true },
