@@ -106,7 +106,7 @@ export class FaceEngine implements Engine {
       const classifier = new FaceClassifier({ emotion: pick(entries.emotion), emotionFuse: pick(entries.emotionFuse), ageGender: pick(entries.ageGender), race: pick(entries.race) }, classifierOptions);
       const engine = new FaceEngine(manifest, detector, classifier, models, sessions);
       await engine.warmup(opts.warmup ?? 1);
-      log.info(`create() ready [detector:${detector?.entry.id ?? 'none'}, classifiers:${models.map((m) => m.entry.id).join('+')}, provider:${sessions[0]?.provider ?? 'cpu'}]`);
+      log.info(`create() ready [detector:${detector?.entry.id ?? 'none'}, classifiers:${models.map((m) => m.entry.id).join('+') || 'none'}, provider:${sessions[0]?.provider ?? 'cpu'}]`);
       return engine;
     } catch (e) {
       for (const s of sessions) await s.close();
