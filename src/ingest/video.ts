@@ -292,6 +292,10 @@ export class VideoSource implements AsyncDisposable {
       if (p) this.opts.onPacket(p);
     }
     const key = this.pkt.isKeyframe;
+    // A live stream states no start time: its first packet fixes it, as for packets(). Left to the first decoded
+    // frame, the packets before it had absolute times (an RTSP camera's: hours), and the first of them anchored
+    // the live lag estimate there, so the first frame was delivered hours "late" (ingest/lag.ts, live.ts).
+    if (this.startPts === AV_NOPTS_VALUE && this.pkt.pts !== AV_NOPTS_VALUE) this.startPts = this.pkt.pts;
     const t = this.pkt.pts === AV_NOPTS_VALUE ? NaN : this.rel(this.pkt.pts);
     if (key && Number.isFinite(t)) {
       // Key-frame-only decoding is right while every GOP fits in a sample interval (each sample then has a key
