@@ -244,13 +244,18 @@ export class LiveSource extends TypedEmitter<LiveSourceEvents> implements AsyncD
     // The stall clock starts once open (the open has its own timeout): NaN never counts as stalled.
     this.#aliveAt = NaN;
     let stalled = false;
+    const period = Math.max(50, stallMs / 4);
     const watchdog = setInterval(() => {
       const now = performance.now();
       if (!isStalled(this.#aliveAt, now, stallMs)) return;
-      stalled = true;
       this.#checkStall(now); // streaming → stalled (a connection that never delivered stays 'connecting')
+      // The connection ends one watchdog period after the stall, not at the first tick past it: `stalled` then
+      // lasts at least a period (else anywhere from 0 to a period) before `backoff`, so whoever polls the status
+      // sees why the stream stopped, and a frame that was only late can still bring it back.
+      if (!isStalled(this.#aliveAt, now, stallMs + period)) return;
+      stalled = true;
       ctl.abort(new Error(`no frame for ${stallMs} ms`));
-    }, Math.max(50, stallMs / 4));
+    }, period);
     // A new connection has a new timeline: re-anchor; it starts decoding at its first key frame anyway.
     this.#lag.reset();
     this.#skip.reset();

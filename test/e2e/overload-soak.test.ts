@@ -1,6 +1,6 @@
 /**
  * Overload and a short soak: more demo-clip cameras (640×360, 25 fps, every frame analysed) than two cores can
- * analyse, in one `facecast serve`, until its memory settles and then 30 s more (one to two minutes). Frames are
+ * analyse, in one `facecast serve`, until its memory settles and then 30 s more (one to four minutes). Frames are
  * dropped and counted (never queued), latency stays bounded, the server keeps answering, and memory and file
  * descriptors stay flat after warm-up.
  * bench/soak.ts runs the same for 30 minutes.
@@ -15,10 +15,14 @@ import { startServe } from '../helpers/serve.ts';
 import { soakSettled, summarise } from '../../bench/soak-lib.ts';
 
 const STREAMS = 10;
-/** Warm-up lasts until RSS spans < SETTLE_MB over SETTLE_SEC (at most MAX_WARMUP s), then MEASURE s are judged. */
-const SETTLE_SEC = 15;
+/**
+ * Warm-up lasts until RSS spans < SETTLE_MB over SETTLE_SEC (at most MAX_WARMUP s), then MEASURE s are judged.
+ * 30 s, not 15: with glibc's malloc, ten decoders' arenas grow for ~100 s (650 → 870 MB here) and can pause on
+ * the way for 15 s, which read as settled and put the rest of the growth into the judged window.
+ */
+const SETTLE_SEC = 30;
 const SETTLE_MB = 12;
-const MAX_WARMUP = 120;
+const MAX_WARMUP = 180;
 const MEASURE = 30;
 
 test(`overload: ${STREAMS} cameras on this machine until memory settles, then ${MEASURE} s — drops counted, latency bounded, memory flat`, async () => {
@@ -34,6 +38,7 @@ test(`overload: ${STREAMS} cameras on this machine until memory settles, then ${
   try {
     const { samples, settledAt } = await soakSettled(server.base, { everySec: 3, settleSec: SETTLE_SEC, settleMb: SETTLE_MB, maxWarmupSec: MAX_WARMUP, measureSec: MEASURE });
     const rssSeries = samples.map((x) => `${x.t.toFixed(0)}:${x.rssMb.toFixed(0)}`).join(' ');
+    console.log(`# RSS t:MB ${rssSeries}; settled at ${settledAt?.toFixed(0) ?? 'never'} s`);
     // A process whose memory never stops growing under a steady load is leaking, whatever the machine's speed.
     assert.ok(settledAt !== undefined, `RSS settles within ${MAX_WARMUP} s (t:MB ${rssSeries})`);
     const s = summarise(samples, settledAt);
