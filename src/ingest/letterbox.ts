@@ -13,7 +13,7 @@ import { persistentRgb } from './rgb-frame.js';
 
 export class LetterboxScaler {
   readonly side: number;
-  /** The squares, used in turn (one unless `ring`: see VideoSourceOptions.ring). */
+  /** The squares, used in turn (one unless `ring`: see VideoSource.useRing). */
   readonly #outs: Uint8Array[];
   #next = 0;
   #sws: SoftwareScaleContext | null = null;

@@ -22,7 +22,7 @@ export function persistentRgb(width: number, height: number): { frame: Frame; im
 
 /**
  * persistentRgb in SharedArrayBuffer memory: the frame is made over the buffer (Frame.fromVideoBuffer keeps a
- * reference, so swscale writes straight into it; test/unit/ingest/video-ring.test.ts checks that), and the image
+ * reference, so swscale writes straight into it; test/integration/video-ingest.test.ts checks that), and the image
  * can go to a worker thread without a copy.
  */
 export function sharedRgb(width: number, height: number): { frame: Frame; image: RgbImage } {
@@ -35,7 +35,7 @@ export function sharedRgb(width: number, height: number): { frame: Frame; image:
 
 /**
  * The RGB frames a VideoSource converts into: one persistentRgb, or with `ring` > 1 that many sharedRgb frames
- * used in turn (VideoSourceOptions.ring), set up again only when the output size changes.
+ * used in turn (VideoSource.useRing), set up again only when the output size changes.
  */
 export class RgbOutputs {
   #list: { frame: Frame; image: RgbImage }[] = [];

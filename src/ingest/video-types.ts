@@ -46,13 +46,6 @@ export interface VideoSourceOptions {
   /** false: never convert to RGB (frames carry only `yuv`, while deliverAll() is true). Default true. */
   rgb?: boolean;
   /**
-   * frames(): RGB and letterbox outputs rotate through this many buffers, in SharedArrayBuffer memory, so a
-   * frame's pixels stay valid until `ring` more frames have been delivered, and a WorkerEngine reads them in
-   * place. Offline pipelining (src/pipeline/pipelined.ts) holds that many frames without copying them. Default 1:
-   * the next frame overwrites the last (the buffers are then the decoder's own, not shared).
-   */
-  ring?: number;
-  /**
    * Asked per packet before decoding (live skip-ahead, see ingest/lag.ts), with the packet's time and whether it
    * is a key frame: false drops it undecoded. After a refusal, every packet up to the next admitted key frame is
    * dropped too and the decoder is flushed before that key frame, so no decoded frame references a dropped one.

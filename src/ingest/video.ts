@@ -77,7 +77,8 @@ export class VideoSource implements AsyncDisposable {
   private swsKey = '';
   /** The RGB frame(s) rgbScaler() converts into, and their pixels (read once: each frame keeps its buffer). */
   private readonly rgb = new RgbOutputs();
-  private ringSize: number | undefined;
+  /** useRing()'s n. */
+  private ringSize = 1;
   private lb: LetterboxScaler | null;
   private readonly yuv = new YuvFrameView();
   /** The frame last delivered: its planes back `yuv` views, so it is unreferenced only at the next step. */
@@ -141,7 +142,7 @@ export class VideoSource implements AsyncDisposable {
     this.extradata = info.extradata;
     this.startPts = info.startPts;
     this.sampler = new Sampler(opts.fps ? 1 / opts.fps : 0);
-    this.lb = opts.letterbox ? new LetterboxScaler(opts.letterbox, this.ring) : null;
+    this.lb = opts.letterbox ? new LetterboxScaler(opts.letterbox) : null;
     this.pkt.alloc();
     this.frame.alloc();
     opts.signal?.addEventListener('abort', this.onAbort, { once: true });
@@ -447,20 +448,18 @@ export class VideoSource implements AsyncDisposable {
       this.sws = new SoftwareScaleContext();
       this.sws.getContext(f.width, f.height, f.format as AVPixelFormat, this.width, this.height, AV_PIX_FMT_RGB24, SWS_BILINEAR);
       FFmpegError.throwIfError(this.sws.initContext(), 'swscale init');
-      this.rgb.setup(this.width, this.height, this.ring);
+      this.rgb.setup(this.width, this.height, this.ringLength);
       this.swsKey = key;
     }
     return this.sws;
   }
 
-  /** Frames of the ring outputs: live sources keep one buffer (their frames are copied into pooled ones). */
-  private get ring(): number {
-    return this.network ? 1 : Math.max(1, Math.floor(this.ringSize ?? this.opts.ring ?? 1));
-  }
-
   /**
-   * Sets the `ring` option after open(), once the frame size is known (the ring's memory depends on it). Only
-   * before frames() is iterated; a live (network) source keeps one buffer.
+   * frames(): RGB and letterbox outputs rotate through `n` buffers in SharedArrayBuffer memory, so a frame's
+   * pixels stay valid until `n` more frames have been delivered, and a WorkerEngine reads them in place (offline
+   * pipelining holds that many frames without copying them: src/pipeline/pipelined.ts). Called after open(), once
+   * the frame size is known (the ring's memory depends on it), and before frames() is iterated. A live (network)
+   * source keeps one buffer: its frames are copied into pooled ones. Default 1: the next frame overwrites the last.
    */
   useRing(n: number): void {
     if (!Number.isInteger(n) || n < 1) throw new RangeError(`ring must be an integer >= 1, got ${n}`);
@@ -468,13 +467,13 @@ export class VideoSource implements AsyncDisposable {
     this.ringSize = n;
     if (this.lb) {
       this.lb.free();
-      this.lb = new LetterboxScaler(this.lb.side, this.ring);
+      this.lb = new LetterboxScaler(this.lb.side, this.ringLength);
     }
   }
 
   /** Ring outputs actually used (1 for live sources). */
   get ringLength(): number {
-    return this.ring;
+    return this.network ? 1 : this.ringSize;
   }
 
   private outputSize(w: number, h: number, sar: number): [number, number] {

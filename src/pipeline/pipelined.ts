@@ -7,7 +7,7 @@
  * with SplitEngine (detector and classifiers on two threads) that is what puts analysis on both cores. So the
  * default depth reaches one detection period ahead.
  *
- * A VideoSource opened with a `ring` of at least depth + 2 shared buffers (analyzeSource sets that up) decodes
+ * A VideoSource given a ring of at least depth + 2 shared buffers (useRing; analyzeSource sets that up) decodes
  * each frame where the pipeline keeps it: no copy at all, and the WorkerEngine reads the frame in place. Any
  * other source reuses its buffers at each step, so its frames are first copied into `depth + 2` slots, in
  * SharedArrayBuffer memory too (~0.8 ms a 720p frame on the main thread).
@@ -26,7 +26,7 @@ export interface PipelinedOptions {
    */
   depth?: number;
   /**
-   * The frames come in a ring of this many SharedArrayBuffer-backed buffers (VideoSource `ring`): when it is at
+   * The frames come in a ring of this many SharedArrayBuffer-backed buffers (VideoSource.useRing): when it is at
    * least depth + 2, each frame is used where it lies instead of being copied into a slot.
    */
   sourceRing?: number;
